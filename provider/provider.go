@@ -1,0 +1,90 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// MaxKeyLen is the longest key a provider must accept. Package keys hashes
+// longer logical keys well below this limit.
+const MaxKeyLen = 4096
+
+// Errors returned by providers. Adapters wrap them with %w so that callers can
+// test with errors.Is; the wrapped message never carries a secret.
+var (
+	// ErrNotFound means the key is missing or expired.
+	ErrNotFound = errors.New("aside: provider: key not found")
+	// ErrClosed means the provider was closed.
+	ErrClosed = errors.New("aside: provider: closed")
+	// ErrInvalidTTL means a negative TTL was passed; use 0 for no expiry.
+	ErrInvalidTTL = errors.New("aside: provider: ttl is negative (use 0 for no expiry)")
+	// ErrInvalidKey means the key is empty or longer than MaxKeyLen bytes.
+	ErrInvalidKey = errors.New("aside: provider: key is empty or longer than provider.MaxKeyLen")
+	// ErrTooLarge means the value exceeds what the adapter can store.
+	ErrTooLarge = errors.New("aside: provider: value too large")
+)
+
+// Provider is the byte-level store contract. See the package documentation for
+// the exact semantics of missing keys, TTLs, sizes, contexts and Close.
+type Provider interface {
+	// Get returns the value stored under key, or an error matching ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, error)
+
+	// GetMulti returns the values of keys in order, with nil for a missing
+	// key, in one round trip (adapters over sharded stores fan out per shard
+	// concurrently). An empty keys returns an empty result.
+	GetMulti(ctx context.Context, keys []string) ([][]byte, error)
+
+	// Set stores value under key with the given TTL, replacing any value.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+
+	// Add stores value under key only if the key is absent. It reports
+	// added=true when it stored; otherwise it returns the value already there
+	// (the stored value is left untouched, TTL included). Redis: SET NX GET.
+	Add(ctx context.Context, key string, value []byte, ttl time.Duration) (existing []byte, added bool, err error)
+
+	// CompareAndSwap replaces the value under key with new, and its TTL with
+	// ttl, only if the key exists and holds exactly old. It reports whether it
+	// swapped. The check and the write are atomic.
+	CompareAndSwap(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error)
+
+	// Delete removes keys and returns how many existed. Zero keys is a no-op.
+	Delete(ctx context.Context, keys ...string) (int, error)
+
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+
+	// Close releases the provider's resources. It is idempotent.
+	Close() error
+}
+
+// Item is one write for Batcher.SetMulti.
+type Item struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
+}
+
+// Batcher is implemented by providers that can apply several writes in one
+// round trip. The writes are not atomic as a group: each item either happens
+// or not, and on error some may have been applied.
+type Batcher interface {
+	SetMulti(ctx context.Context, items []Item) error
+}
+
+// PatternDeleter is implemented by providers that can delete keys matching a
+// glob. The glob syntax is Redis's (see keys.Match): '*', '?', '[...]' with
+// ranges and '^' negation, and '\' to escape. Adapters work in bounded batches
+// (never Redis KEYS) and visit every shard. It returns how many keys it
+// removed. It is not atomic: keys written while it runs may survive.
+type PatternDeleter interface {
+	DeletePattern(ctx context.Context, pattern string) (int, error)
+}
+
+// Counter is implemented by providers that know how many keys they hold
+// without scanning them. The count may include expired keys not yet reclaimed
+// and, for shared stores, keys that are not the cache's.
+type Counter interface {
+	Len(ctx context.Context) (int64, error)
+}

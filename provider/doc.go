@@ -48,7 +48,11 @@
 //
 // # What this package does not do
 //
-// It does not retry, time out on its own, log, or fail open: those are the
-// Cache's job. Adapters return errors; the Cache decides what a failure means.
+// It does not retry, log, or fail open: adapters return errors and the Cache
+// decides what a failure means (a failed read is a miss). Adapters that do
+// network I/O bound every call by a timeout option of their own (documented
+// default well under a second) on top of the caller's context, so a store that
+// is down or slow fails fast; the Cache adds no timers of its own on the hit
+// path. In-process adapters never block.
 // The conformance suite every adapter must pass is in package providertest.
 package provider

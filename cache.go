@@ -1,0 +1,242 @@
+package aside
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aside-go/aside/codec"
+	"github.com/aside-go/aside/keys"
+	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/memory"
+)
+
+// Codec turns values into stored bytes and back. *codec.Codec (msgpack plus
+// zstd, s2 or gzip in a versioned frame) is the default; plug another to
+// change serialization entirely.
+type Codec interface {
+	// Marshal appends the encoding of v to dst and returns it, with the size
+	// of the serialized value before compression (for Stats).
+	Marshal(dst []byte, v any) (out []byte, rawSize int, err error)
+	// Unmarshal decodes data, as produced by Marshal, into v (a pointer).
+	Unmarshal(data []byte, v any) error
+}
+
+// Defaults used when an Options field is zero.
+const (
+	DefaultTTL      = time.Hour
+	DefaultLeaseTTL = 30 * time.Second
+	DefaultTagTTL   = 24 * time.Hour
+)
+
+// Options configure a Cache. The zero value is a working in-memory cache.
+type Options struct {
+	// Provider stores the bytes. Default: an in-memory provider bounded by
+	// MemoryMaxBytes. The Cache owns it: Close closes it.
+	Provider provider.Provider
+	// MemoryMaxBytes bounds the default in-memory provider; 0 means the
+	// memory package's default. Ignored when Provider is set.
+	MemoryMaxBytes int64
+
+	// DefaultTTL is how long entries stay fresh when a call names no TTL.
+	// Default 1h.
+	DefaultTTL time.Duration
+	// StaleWhileRevalidate is the default window after freshness during which
+	// an entry is still served while one background refresh runs. Default 0
+	// (off); per call: aside.StaleWhileRevalidate.
+	StaleWhileRevalidate time.Duration
+	// Jitter removes a random fraction, up to Jitter, of each TTL so that
+	// entries written together do not expire together. 0 (default) to 1.
+	Jitter float64
+
+	// Namespace separates this cache's keys from others sharing a store.
+	Namespace string
+	// KeyVersion is the schema version in every stored key (default 1); bump
+	// it to orphan all entries written by an older layout of your types.
+	KeyVersion int
+
+	// Codec encodes values. Default: codec.New with Compression.
+	Codec Codec
+	// Compression picks the default codec's algorithm (default zstd).
+	// Ignored when Codec is set.
+	Compression codec.Algorithm
+
+	// Logger receives one debug line per operation and warnings for
+	// provider failures. Default: discard.
+	Logger *slog.Logger
+
+	// LeaseTTL bounds how long a loader holds the exclusive right to store
+	// its result; a loader slower than this still returns its value but does
+	// not store it. Default 30s.
+	LeaseTTL time.Duration
+	// TagTTL is the lifetime of a tag's version record. Entries stamped with
+	// a record that has expired read as misses (never as stale hits), so keep
+	// it at least as long as your typical TTL. Default 24h.
+	TagTTL time.Duration
+}
+
+// Cache is a cache-aside facade over a provider. Use Get, Set and Remember
+// (free functions, because methods cannot take type parameters) for values,
+// and the methods for everything else. All methods are safe for concurrent
+// use.
+type Cache struct {
+	p        provider.Provider
+	keys     *keys.Builder
+	codec    Codec
+	log      *slog.Logger
+	ttl      time.Duration
+	swr      time.Duration
+	jitter   float64
+	leaseTTL time.Duration
+	tagTTL   time.Duration
+
+	flights flightGroup
+	stats   counters
+
+	closed   atomic.Bool
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+}
+
+// New returns a Cache configured by o; see Options for the defaults.
+func New(o Options) (*Cache, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	kb, err := keys.New(keys.Options{Namespace: o.Namespace, Version: o.KeyVersion})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	c := &Cache{
+		p:        o.Provider,
+		keys:     kb,
+		codec:    o.Codec,
+		log:      o.Logger,
+		ttl:      orDefault(o.DefaultTTL, DefaultTTL),
+		swr:      o.StaleWhileRevalidate,
+		jitter:   o.Jitter,
+		leaseTTL: orDefault(o.LeaseTTL, DefaultLeaseTTL),
+		tagTTL:   orDefault(o.TagTTL, DefaultTagTTL),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.codec == nil {
+		cd, err := codec.New(codec.Options{Compression: o.Compression})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+		c.codec = cd
+	}
+	if c.p == nil {
+		mp, err := memory.New(memory.Options{MaxBytes: o.MemoryMaxBytes})
+		if err != nil {
+			return nil, fmt.Errorf("%w: MemoryMaxBytes: %w", ErrInvalidOption, err)
+		}
+		c.p = mp
+	}
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.DefaultTTL < 0:
+		return fmt.Errorf("%w: DefaultTTL is negative (use 0 for the 1h default)", ErrInvalidOption)
+	case o.StaleWhileRevalidate < 0:
+		return fmt.Errorf("%w: StaleWhileRevalidate is negative", ErrInvalidOption)
+	case o.Jitter < 0 || o.Jitter > 1:
+		return fmt.Errorf("%w: Jitter must be between 0 and 1", ErrInvalidOption)
+	case o.LeaseTTL < 0:
+		return fmt.Errorf("%w: LeaseTTL is negative", ErrInvalidOption)
+	case o.TagTTL < 0:
+		return fmt.Errorf("%w: TagTTL is negative", ErrInvalidOption)
+	case o.MemoryMaxBytes < 0:
+		return fmt.Errorf("%w: MemoryMaxBytes is negative", ErrInvalidOption)
+	}
+	return nil
+}
+
+// Delete removes keys. Once it returns, no Get or Remember anywhere returns a
+// value loaded before it began: a loader that was running stores nothing.
+func (c *Cache) Delete(ctx context.Context, keys ...string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	skeys := make([]string, len(keys))
+	for i, k := range keys {
+		sk, err := c.entryKey(k)
+		if err != nil {
+			return err
+		}
+		skeys[i] = sk
+	}
+	n, err := c.p.Delete(ctx, skeys...)
+	if err != nil {
+		c.stats.errors.Add(1)
+		c.log.WarnContext(ctx, "cache DELETE failed", "keys", len(keys), "err", err)
+		return fmt.Errorf("aside: delete: %w", err)
+	}
+	c.stats.deletes.Add(int64(n))
+	if c.debug(ctx) {
+		c.log.DebugContext(ctx, "cache DELETE", "keys", keys, "deleted", n)
+	}
+	return nil
+}
+
+// Ping checks that the provider answers.
+func (c *Cache) Ping(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if err := c.p.Ping(ctx); err != nil {
+		return fmt.Errorf("aside: ping: %w", err)
+	}
+	return nil
+}
+
+// Close stops background refreshes, waits for them and closes the provider.
+// It is idempotent; every other method returns ErrClosed afterwards.
+func (c *Cache) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.bgCancel()
+	c.bg.Wait()
+	return c.p.Close()
+}
+
+// Provider returns the provider under the cache, for capability checks and
+// tools; writing through it bypasses tags, leases and stats.
+func (c *Cache) Provider() provider.Provider { return c.p }
+
+func (c *Cache) entryKey(key string) (string, error) {
+	sk, err := c.keys.Entry(key)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	return sk, nil
+}
+
+func (c *Cache) debug(ctx context.Context) bool {
+	return c.log.Enabled(ctx, slog.LevelDebug)
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,44 @@
+// Package aside is cache-aside caching for Go services, done right: typed
+// loaders with stampede protection, stale-while-revalidate, tag and pattern
+// invalidation that is never undone by a slow loader, a redaction filter that
+// keeps secrets out of the store, and one small provider contract under it
+// all (in-memory by default; Redis standalone, Sentinel and Cluster).
+//
+// # The one way to use it
+//
+//	c, err := aside.New(aside.Options{}) // in-memory; or aside.FromEnv()
+//	...
+//	u, err := aside.Remember(ctx, c, "user:42", func(ctx context.Context) (User, error) {
+//		return db.User(ctx, 42)
+//	}, aside.TTL(10*time.Minute), aside.Tags("user:42", "org:7"))
+//	...
+//	err = c.InvalidateTags(ctx, "user:42") // after writing user 42
+//
+// Values flow value -> redaction -> codec (msgpack, then zstd/s2/gzip when
+// it pays) -> envelope (freshness, tag stamps) -> provider.
+//
+// # Guarantees
+//
+// Once Delete or InvalidateTags returns, no Get or Remember anywhere (in any
+// process sharing the provider) returns a value loaded before it began. Tags
+// are versioned records stamped into each entry before its loader runs, and
+// loaders store through a lease (compare-and-swap), so the classic stale-set
+// race (a slow loader writing old data after an invalidation) cannot store.
+//
+// The cache never breaks the caller: a provider that fails, or bytes that do
+// not decode, read as a miss and the loader runs; failed writes are logged
+// and counted. Network providers bound every call by their own timeout.
+//
+// # Concurrency
+//
+// All methods and functions are safe for concurrent use. A Cache starts
+// goroutines only for loads and background refreshes; Close waits for the
+// refreshes.
+//
+// # What it does not do
+//
+// It does not read the environment except in FromEnv, does not log unless
+// given a Logger, and does not cache loader errors. Pattern invalidation is
+// not the fast path: it walks keys. Across processes, concurrent misses of
+// one key each run their loader (only one stores).
+package aside

@@ -1,0 +1,154 @@
+package aside
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// flightGroup collapses concurrent loads of one key inside this process
+// (stampede protection). Unlike x/sync/singleflight, a caller only takes a
+// flight's result when that result cannot predate an invalidation the caller
+// has already seen (see flight.acceptable), each caller can leave on its own
+// context without failing the others, and the loader's context is cancelled
+// only when every caller has left.
+type flightGroup struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+type flight struct {
+	done    chan struct{}
+	cancel  context.CancelFunc
+	waiters int // guarded by flightGroup.mu
+
+	// setup is published under flightGroup.mu once the leader holds its lease
+	// and tag stamps, before the loader runs; nil until then.
+	setup *flightSetup
+
+	// Written by the leader before done is closed.
+	payload  []byte
+	err      error
+	panicked *PanicError
+	// changedDuringLoad is set when a tag named during the load was
+	// invalidated while the loader ran.
+	changedDuringLoad bool
+}
+
+// flightSetup is what a flight knew before its loader started.
+type flightSetup struct {
+	// expect is what the flight will compare-and-swap from when it stores:
+	// its own lease, or the stale entry it refreshes; nil when it cannot
+	// store. expectAt is when that state was known to be in place.
+	expect   []byte
+	expectAt time.Time
+	// observed is what the leader's read saw, for flights that hold no lease.
+	observed  []byte
+	readErr   bool
+	loadStart time.Time
+	stamps    []stamp
+}
+
+// acceptable reports whether a caller that made observation o may take this
+// flight's result: whatever invalidation completed before the caller began
+// must also have come before the flight's loader began, or have kept the
+// flight from storing, in which case the caller must load again itself.
+func (s *flightSetup) acceptable(o *observation) bool {
+	for i, t := range o.tags {
+		v := o.tagVers[i]
+		found := false
+		for _, st := range s.stamps {
+			if st.name == t {
+				found = true
+				// A caller that saw no record saw no invalidation.
+				if v != 0 && v != st.version {
+					return false
+				}
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	switch {
+	case !o.start.After(s.expectAt) && s.expect != nil:
+		return true // nothing the caller saw can postdate the flight's lease
+	case s.expect != nil && o.raw != nil && bytes.Equal(o.raw, s.expect):
+		return true // the lease (or refreshed entry) was still in place after the caller began
+	case s.expect == nil && !o.start.After(s.loadStart):
+		return true
+	case s.expect == nil && o.raw != nil && bytes.Equal(o.raw, s.observed):
+		return true // the same foreign lease or entry: nothing was deleted in between
+	case s.readErr && o.readErr:
+		return true // the provider is failing: invalidations fail too, keep collapsing loads
+	}
+	return false
+}
+
+// join returns the flight for key that the caller may wait on, starting a new
+// one with start when there is none or the current one is no good for obs.
+func (g *flightGroup) join(key string, obs *observation, force bool, start func(f *flight)) (f *flight, leader bool) {
+	g.mu.Lock()
+	if g.m == nil {
+		g.m = make(map[string]*flight)
+	}
+	if f, ok := g.m[key]; ok && !force && (f.setup == nil || f.setup.acceptable(obs)) {
+		f.waiters++
+		g.mu.Unlock()
+		return f, false
+	}
+	f = &flight{done: make(chan struct{}), waiters: 1}
+	g.m[key] = f
+	g.mu.Unlock()
+	start(f)
+	return f, true
+}
+
+func (g *flightGroup) publish(f *flight, s *flightSetup) {
+	g.mu.Lock()
+	f.setup = s
+	g.mu.Unlock()
+}
+
+// leave drops a waiter that gave up; the last one to leave an unfinished
+// flight cancels its loader and unmaps it so later callers start afresh.
+func (g *flightGroup) leave(key string, f *flight) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f.waiters--
+	if f.waiters > 0 {
+		return
+	}
+	select {
+	case <-f.done:
+		return
+	default:
+	}
+	if g.m[key] == f {
+		delete(g.m, key)
+	}
+	if f.cancel != nil {
+		f.cancel()
+	}
+}
+
+// finish unmaps a completed flight and releases its waiters.
+func (g *flightGroup) finish(key string, f *flight) {
+	g.mu.Lock()
+	if g.m[key] == f {
+		delete(g.m, key)
+	}
+	g.mu.Unlock()
+	close(f.done)
+}
+
+func (g *flightGroup) done(f *flight) {
+	g.mu.Lock()
+	f.waiters--
+	g.mu.Unlock()
+}
+
+var errGoexit = errors.New("aside: loader called runtime.Goexit")

@@ -1,0 +1,117 @@
+package aside_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aside-go/aside"
+	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/memory"
+)
+
+type User struct {
+	ID    int64
+	Name  string
+	Email string
+	Roles []string
+	Bio   string
+}
+
+var ada = User{
+	ID: 42, Name: "Ada Lovelace", Email: "ada@example.com", Roles: []string{"admin", "editor"},
+	Bio: "Mathematician and writer, chiefly known for her work on Babbage's Analytical Engine.",
+}
+
+func newCache(t testing.TB, o aside.Options) *aside.Cache {
+	t.Helper()
+	c, err := aside.New(o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// faulty wraps a provider and fails, stalls or corrupts on demand: the
+// provider that is down, slow or returning garbage.
+type faulty struct {
+	provider.Provider
+	fail    atomic.Bool
+	garbage atomic.Bool
+	stall   atomic.Int64 // nanoseconds each call waits (bounded by ctx)
+	calls   atomic.Int64
+}
+
+var errDown = errors.New("provider down")
+
+func newFaulty(t testing.TB) *faulty {
+	m, err := memory.New(memory.Options{})
+	require.NoError(t, err)
+	return &faulty{Provider: m}
+}
+
+func (f *faulty) gate(ctx context.Context) error {
+	f.calls.Add(1)
+	if d := time.Duration(f.stall.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if f.fail.Load() {
+		return errDown
+	}
+	return nil
+}
+
+func (f *faulty) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := f.gate(ctx); err != nil {
+		return nil, err
+	}
+	if f.garbage.Load() {
+		if _, err := f.Provider.Get(ctx, key); err != nil {
+			return nil, err
+		}
+		return []byte{0xAE, 1, 1, 0xff, 0xff, 0xff}, nil
+	}
+	return f.Provider.Get(ctx, key)
+}
+
+func (f *faulty) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	if err := f.gate(ctx); err != nil {
+		return nil, err
+	}
+	return f.Provider.GetMulti(ctx, keys)
+}
+
+func (f *faulty) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if err := f.gate(ctx); err != nil {
+		return err
+	}
+	return f.Provider.Set(ctx, key, v, ttl)
+}
+
+func (f *faulty) Add(ctx context.Context, key string, v []byte, ttl time.Duration) ([]byte, bool, error) {
+	if err := f.gate(ctx); err != nil {
+		return nil, false, err
+	}
+	return f.Provider.Add(ctx, key, v, ttl)
+}
+
+func (f *faulty) CompareAndSwap(ctx context.Context, key string, old, v []byte, ttl time.Duration) (bool, error) {
+	if err := f.gate(ctx); err != nil {
+		return false, err
+	}
+	return f.Provider.CompareAndSwap(ctx, key, old, v, ttl)
+}
+
+func (f *faulty) Delete(ctx context.Context, keys ...string) (int, error) {
+	if err := f.gate(ctx); err != nil {
+		return 0, err
+	}
+	return f.Provider.Delete(ctx, keys...)
+}

@@ -1,0 +1,80 @@
+package aside
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Option tunes one Get, Set or Remember call.
+type Option func(*callOptions)
+
+type callOptions struct {
+	ttl    time.Duration
+	swr    time.Duration
+	swrSet bool
+	tags   []string
+	err    error
+}
+
+// TTL sets how long the entry stays fresh. It must be positive.
+func TTL(d time.Duration) Option {
+	return func(o *callOptions) {
+		if d <= 0 {
+			o.err = fmt.Errorf("%w: TTL must be positive, got %v", ErrInvalidOption, d)
+			return
+		}
+		o.ttl = d
+	}
+}
+
+// StaleWhileRevalidate sets the window after freshness during which the
+// entry is served stale while one background refresh runs (Remember only).
+// 0 turns it off for this call.
+func StaleWhileRevalidate(d time.Duration) Option {
+	return func(o *callOptions) {
+		if d < 0 {
+			o.err = fmt.Errorf("%w: StaleWhileRevalidate must not be negative, got %v", ErrInvalidOption, d)
+			return
+		}
+		o.swr, o.swrSet = d, true
+	}
+}
+
+// Tags attaches tags to the entry written by Set or Remember, for
+// InvalidateTags. Pass the same tags when reading (Get, Remember) and a tagged
+// hit costs one provider round trip; an entry whose tags the read did not name
+// costs a second one to check them.
+func Tags(tags ...string) Option {
+	return func(o *callOptions) {
+		for _, t := range tags {
+			if t == "" {
+				o.err = fmt.Errorf("%w: empty tag", ErrInvalidKey)
+				return
+			}
+			if !slices.Contains(o.tags, t) {
+				o.tags = append(o.tags, t)
+			}
+		}
+		if len(o.tags) > maxTags {
+			o.err = fmt.Errorf("%w: more than %d tags on one entry", ErrInvalidOption, maxTags)
+		}
+	}
+}
+
+func (c *Cache) options(opts []Option) (callOptions, error) {
+	o := callOptions{ttl: c.ttl, swr: c.swr}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	return o, o.err
+}
+
+// jittered removes up to c.jitter of d at random.
+func (c *Cache) jittered(d time.Duration) time.Duration {
+	if c.jitter == 0 {
+		return d
+	}
+	return d - time.Duration(rand.Float64()*c.jitter*float64(d))
+}

@@ -1,0 +1,198 @@
+package aside
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aside-go/aside/provider"
+)
+
+type entryState uint8
+
+const (
+	stMissing entryState = iota // no entry (or the provider failed: see readErr)
+	stLease                     // a loader's placeholder
+	stFresh                     // servable
+	stStale                     // past freshness, inside the caller's stale window
+	stInvalid                   // expired, tag-invalidated or corrupt: never served
+)
+
+// observation is what one call saw of a key: the raw bytes, what they mean,
+// and the current versions of the call's tags, all read in one round trip
+// (two when the entry carries tags the call did not name).
+type observation struct {
+	start   time.Time
+	raw     []byte
+	env     envelope
+	state   entryState
+	readErr bool
+	tags    []string
+	tagVers []uint64 // current version of tags[i]; 0 = no record
+	tagInv  []int64  // when tags[i] was last invalidated (Unix ns; 0 = never)
+}
+
+// observe reads the entry at skey and the records of tags. Provider failures
+// are counted and logged and read as a miss; only the caller's own context
+// ending is returned as an error.
+func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr time.Duration) (observation, error) {
+	obs := observation{start: time.Now(), tags: tags}
+	if len(tags) == 0 {
+		raw, err := c.p.Get(ctx, skey)
+		if err != nil && !errors.Is(err, provider.ErrNotFound) {
+			return obs.failed(c.readFailed(ctx, "GET", err))
+		}
+		obs.raw = raw
+	} else {
+		ks := make([]string, 1+len(tags))
+		ks[0] = skey
+		for i, t := range tags {
+			tk, err := c.tagKey(t)
+			if err != nil {
+				return obs, err
+			}
+			ks[1+i] = tk
+		}
+		vals, err := c.p.GetMulti(ctx, ks)
+		if err != nil || len(vals) != len(ks) {
+			if err == nil {
+				err = fmt.Errorf("provider returned %d values for %d keys", len(vals), len(ks))
+			}
+			obs.tagVers = make([]uint64, len(tags))
+			obs.tagInv = make([]int64, len(tags))
+			return obs.failed(c.readFailed(ctx, "GET", err))
+		}
+		obs.raw = vals[0]
+		obs.tagVers = make([]uint64, len(tags))
+		obs.tagInv = make([]int64, len(tags))
+		for i, rec := range vals[1:] {
+			obs.tagVers[i], obs.tagInv[i] = parseTagRecord(rec)
+		}
+	}
+	if obs.raw == nil {
+		obs.state = stMissing
+		return obs, nil
+	}
+	env, err := parseEnvelope(obs.raw)
+	if err != nil {
+		c.corrupt(ctx, skey, err)
+		obs.state = stInvalid
+		return obs, nil
+	}
+	obs.env = env
+	if env.kind == kindLease {
+		obs.state = stLease
+		return obs, nil
+	}
+	ok, err := c.stampsCurrent(ctx, env, &obs)
+	if err != nil {
+		obs.state = stInvalid
+		return obs.failed(err)
+	}
+	switch now := time.Now().UnixMilli(); {
+	case !ok:
+		obs.state = stInvalid
+	case now < env.freshUntil:
+		obs.state = stFresh
+	case swr > 0 && now < env.freshUntil+swr.Milliseconds():
+		obs.state = stStale
+	default:
+		obs.state = stInvalid
+	}
+	return obs, nil
+}
+
+// failed records a provider failure (a miss); only a context error is
+// passed on.
+func (obs observation) failed(err error) (observation, error) {
+	if err == errReadFailed {
+		obs.readErr = true
+		return obs, nil
+	}
+	return obs, err
+}
+
+// stampsCurrent reports whether every tag stamp in the entry still matches
+// its tag's record. Tags the caller named were read with the entry; others
+// cost one more round trip.
+func (c *Cache) stampsCurrent(ctx context.Context, env envelope, obs *observation) (bool, error) {
+	var extra []string
+	var extraVers []uint64
+	raw := env.tagsRaw
+	for range env.nTags {
+		name, ver, rest := nextTag(raw)
+		raw = rest
+		found := false
+		for i, t := range obs.tags {
+			if t == string(name) {
+				if obs.tagVers[i] != ver {
+					return false, nil
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			extra = append(extra, string(name))
+			extraVers = append(extraVers, ver)
+		}
+	}
+	if len(extra) == 0 {
+		return true, nil
+	}
+	ks := make([]string, len(extra))
+	for i, t := range extra {
+		tk, err := c.tagKey(t)
+		if err != nil {
+			return false, nil // a name no Cache writes: not ours to trust
+		}
+		ks[i] = tk
+	}
+	vals, err := c.p.GetMulti(ctx, ks)
+	if err != nil || len(vals) != len(ks) {
+		if err == nil {
+			err = fmt.Errorf("provider returned %d values for %d keys", len(vals), len(ks))
+		}
+		return false, c.readFailed(ctx, "GET tags", err)
+	}
+	for i, rec := range vals {
+		if v, _ := parseTagRecord(rec); v != extraVers[i] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// readFailed turns a provider read failure into a miss: it returns the
+// caller's context error if that is what ended the read, and nil otherwise.
+func (c *Cache) readFailed(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	c.stats.errors.Add(1)
+	c.log.WarnContext(ctx, "cache "+op+" failed; serving as a miss", "err", err)
+	return errReadFailed
+}
+
+// errReadFailed marks an observation made while the provider failed; callers
+// treat it as a miss and never return it.
+var errReadFailed = errors.New("aside: provider read failed")
+
+// corrupt counts undecodable bytes and deletes them so the next read loads
+// afresh.
+func (c *Cache) corrupt(ctx context.Context, skey string, err error) {
+	c.stats.decodeFailures.Add(1)
+	c.log.WarnContext(ctx, "cache entry could not be decoded; deleting it", "err", err)
+	if _, derr := c.p.Delete(ctx, skey); derr != nil && ctx.Err() == nil {
+		c.stats.errors.Add(1)
+	}
+}
+
+func (c *Cache) tagKey(tag string) (string, error) {
+	tk, err := c.keys.Tag(tag)
+	if err != nil {
+		return "", fmt.Errorf("%w: tag: %w", ErrInvalidKey, err)
+	}
+	return tk, nil
+}

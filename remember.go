@@ -1,0 +1,346 @@
+package aside
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// Get returns the value cached under key. found is false on a miss, which
+// includes a provider that fails or holds bytes that do not decode (fail
+// open); err is only for bad input, a closed cache or the caller's context.
+// Pass the entry's Tags to keep a tagged hit to one round trip.
+func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (v T, found bool, err error) {
+	if c.closed.Load() {
+		return v, false, ErrClosed
+	}
+	o, err := c.options(opts)
+	if err != nil {
+		return v, false, err
+	}
+	skey, err := c.entryKey(key)
+	if err != nil {
+		return v, false, err
+	}
+	obs, err := c.observe(ctx, skey, o.tags, 0)
+	if err != nil {
+		return v, false, err
+	}
+	if obs.state == stFresh {
+		if err := c.codec.Unmarshal(obs.env.payload, &v); err == nil {
+			c.hit(ctx, key, false)
+			return v, true, nil
+		} else {
+			c.corrupt(ctx, skey, err)
+		}
+	}
+	c.miss(ctx, key)
+	return v, false, nil
+}
+
+// Set stores v under key, after the redaction filter, with the TTL and tags
+// of opts. Unlike Remember it returns provider errors: the caller asked for
+// a write. A tagged Set reads its tags' records first (one more round trip).
+func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	o, err := c.options(opts)
+	if err != nil {
+		return err
+	}
+	skey, err := c.entryKey(key)
+	if err != nil {
+		return err
+	}
+	stamps, _, err := c.captureTags(ctx, o.tags, nil, nil, time.Time{})
+	if err != nil {
+		return fmt.Errorf("aside: set %q: %w", key, err)
+	}
+	payload, raw, err := c.encode(v)
+	if err != nil {
+		return fmt.Errorf("aside: set %q: %w", key, err)
+	}
+	ttl := c.jittered(o.ttl)
+	entry := appendEnvelopeHeader(make([]byte, 0, 32+len(payload)), time.Now().Add(ttl), stamps)
+	entry = append(entry, payload...)
+	if err := c.p.Set(ctx, skey, entry, ttl+o.swr); err != nil {
+		c.stats.errors.Add(1)
+		return fmt.Errorf("aside: set %q: %w", key, err)
+	}
+	c.wrote(ctx, key, ttl, raw, len(entry))
+	return nil
+}
+
+// Remember returns the value cached under key, or runs loader, caches what it
+// returns and returns it: cache-aside in one call.
+//
+//   - Stampede protection: concurrent misses on one key in this process run
+//     loader once; each caller may leave on its own context without failing
+//     the others, and the loader's context is cancelled only when all have
+//     left. Across processes a lease lets only one loader store.
+//   - A loader error is returned and not cached. A loader panic is re-raised,
+//     as a *PanicError, in every waiting caller's goroutine.
+//   - Invalidation is never undone: once Delete or InvalidateTags returns, no
+//     Remember anywhere returns a value loaded before it began, even if a slow
+//     loader finishes afterwards.
+//   - The cache never breaks the caller: a failing provider is a miss (the
+//     loader runs) and a failed write is logged and counted, not returned.
+//   - A miss returns what a later hit will decode (redacted and round-tripped
+//     through the codec), so code that works on a cold cache works on a warm
+//     one.
+//   - With StaleWhileRevalidate, an entry past its TTL but inside the window
+//     is returned at once while one background refresh runs.
+func Remember[T any](ctx context.Context, c *Cache, key string, loader func(context.Context) (T, error), opts ...Option) (v T, err error) {
+	if c.closed.Load() {
+		return v, ErrClosed
+	}
+	o, err := c.options(opts)
+	if err != nil {
+		return v, err
+	}
+	skey, err := c.entryKey(key)
+	if err != nil {
+		return v, err
+	}
+	obs, err := c.observe(ctx, skey, o.tags, o.swr)
+	if err != nil {
+		return v, err
+	}
+	switch obs.state {
+	case stFresh, stStale:
+		if err := c.codec.Unmarshal(obs.env.payload, &v); err != nil {
+			c.corrupt(ctx, skey, err)
+			obs.state = stInvalid
+			break
+		}
+		if obs.state == stStale {
+			c.refresh(ctx, key, skey, obs, o, produce(loader))
+		}
+		c.hit(ctx, key, obs.state == stStale)
+		return v, nil
+	}
+	c.miss(ctx, key)
+	payload, err := c.load(ctx, key, skey, &obs, o, produce(loader))
+	if err != nil {
+		return v, err
+	}
+	if err := c.codec.Unmarshal(payload, &v); err != nil {
+		return v, fmt.Errorf("aside: remember %q: the codec cannot decode what it encoded: %w", key, err)
+	}
+	return v, nil
+}
+
+// producer runs a typed loader and returns its value boxed for encoding.
+type producer func(ctx context.Context) (any, error)
+
+func produce[T any](loader func(context.Context) (T, error)) producer {
+	return func(ctx context.Context) (any, error) {
+		v, err := loader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+}
+
+// load waits for a flight of skey that obs may take, starting one if needed,
+// and returns the encoded value.
+func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		f, leader := c.flights.join(skey, obs, attempt > 0, func(f *flight) {
+			lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			f.cancel = cancel
+			go c.fly(lctx, key, skey, *obs, o, p, f, false)
+		})
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			c.flights.leave(skey, f)
+			return nil, ctx.Err()
+		}
+		c.flights.done(f)
+		if f.panicked != nil {
+			panic(f.panicked)
+		}
+		if leader || (f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart))) {
+			return f.payload, f.err
+		}
+	}
+}
+
+// refresh starts one background reload of a stale entry, unless one runs.
+func (c *Cache) refresh(ctx context.Context, key, skey string, obs observation, o callOptions, p producer) {
+	c.flights.mu.Lock()
+	_, running := c.flights.m[skey]
+	c.flights.mu.Unlock()
+	if running || c.closed.Load() {
+		return
+	}
+	c.bg.Add(1)
+	f, leader := c.flights.join(skey, &obs, false, func(f *flight) {
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(c.bgCtx, cancel)
+		f.cancel = func() { stop(); cancel() }
+		go func() {
+			defer c.bg.Done()
+			defer f.cancel()
+			c.fly(lctx, key, skey, obs, o, p, f, true)
+		}()
+	})
+	if !leader {
+		c.bg.Done()
+	}
+	// The background flight keeps its waiter slot until it ends, so that no
+	// caller leaving cancels it.
+	go func() { <-f.done; c.flights.done(f) }()
+}
+
+// fly is a flight's leader goroutine: it takes a lease, stamps tags, runs
+// the loader and stores the result.
+func (c *Cache) fly(ctx context.Context, key, skey string, obs observation, o callOptions, p producer, f *flight, background bool) {
+	f.err = errGoexit
+	defer c.flights.finish(skey, f)
+	defer func() {
+		if r := recover(); r != nil {
+			f.panicked = &PanicError{Value: r, Stack: debug.Stack()}
+			f.err = f.panicked
+		}
+	}()
+	f.payload, f.err = c.fill(ctx, key, skey, &obs, o, p, f, background)
+}
+
+func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer, f *flight, background bool) ([]byte, error) {
+	setup := &flightSetup{observed: obs.raw, readErr: obs.readErr}
+	switch {
+	case obs.readErr:
+		// The provider is failing; do not pile writes onto it.
+	case background && obs.state == stStale:
+		setup.expect, setup.expectAt = obs.raw, obs.start
+	case obs.state == stMissing:
+		lease, at := newLease(), time.Now()
+		existing, added, err := c.p.Add(ctx, skey, lease, c.leaseTTL)
+		switch {
+		case err != nil:
+			c.writeFailed(ctx, "ADD lease", key, err)
+		case added:
+			setup.expect, setup.expectAt = lease, at
+		default:
+			setup.observed = existing
+		}
+	case obs.state == stInvalid:
+		lease, at := newLease(), time.Now()
+		ok, err := c.p.CompareAndSwap(ctx, skey, obs.raw, lease, c.leaseTTL)
+		switch {
+		case err != nil:
+			c.writeFailed(ctx, "CAS lease", key, err)
+		case ok:
+			setup.expect, setup.expectAt = lease, at
+		}
+	}
+	stamps, _, err := c.captureTags(ctx, obs.tags, obs.tagVers, obs.tagInv, time.Time{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.writeFailed(ctx, "stamp tags", key, err)
+		setup.expect = nil // cannot stamp, so must not store
+	}
+	setup.stamps = stamps
+	setup.loadStart = time.Now()
+	c.flights.publish(f, setup)
+
+	ls := &loadState{c: c, start: setup.loadStart, ttl: o.ttl}
+	c.stats.loads.Add(1)
+	v, err := p(context.WithValue(ctx, loadStateKey{}, ls))
+	if err != nil {
+		c.stats.loadErrors.Add(1)
+		c.release(skey, setup.expect)
+		return nil, err
+	}
+	payload, raw, err := c.encode(v)
+	if err != nil {
+		c.release(skey, setup.expect)
+		return nil, fmt.Errorf("aside: remember %q: %w", key, err)
+	}
+	ls.mu.Lock()
+	dynamic, noStore, ttl := ls.stamps, ls.noStore || ls.changed, ls.ttl
+	ls.mu.Unlock()
+	if len(dynamic) > 0 && !noStore {
+		// Tags named during the load: stamped when named; re-checked now so
+		// that one invalidated while the loader ran keeps this from storing.
+		if changed := c.tagsChanged(ctx, dynamic); changed {
+			noStore = true
+		}
+	}
+	f.changedDuringLoad = ls.changed
+	if setup.expect == nil || noStore {
+		c.release(skey, setup.expect)
+		return payload, nil
+	}
+	ttl = c.jittered(ttl)
+	entry := appendEnvelopeHeader(make([]byte, 0, 32+len(payload)+16*len(stamps)), time.Now().Add(ttl), append(stamps, dynamic...))
+	entry = append(entry, payload...)
+	ok, err := c.p.CompareAndSwap(ctx, skey, setup.expect, entry, ttl+o.swr)
+	switch {
+	case err != nil:
+		c.writeFailed(ctx, "SET", key, err)
+	case !ok:
+		if c.debug(ctx) {
+			c.log.DebugContext(ctx, "cache SET skipped: invalidated while loading", "key", key)
+		}
+	default:
+		c.wrote(ctx, key, ttl, raw, len(entry))
+	}
+	return payload, nil
+}
+
+// release gives up a lease this flight holds by letting it expire at once.
+func (c *Cache) release(skey string, lease []byte) {
+	if lease == nil || len(lease) != leaseLen {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = c.p.CompareAndSwap(ctx, skey, lease, newLease(), time.Millisecond)
+}
+
+func (c *Cache) encode(v any) (payload []byte, raw int, err error) {
+	return c.codec.Marshal(nil, v)
+}
+
+func (c *Cache) hit(ctx context.Context, key string, stale bool) {
+	c.stats.hits.Add(1)
+	if stale {
+		c.stats.staleHits.Add(1)
+	}
+	if c.debug(ctx) {
+		if stale {
+			c.log.DebugContext(ctx, "cache HIT stale", "key", key)
+		} else {
+			c.log.DebugContext(ctx, "cache HIT", "key", key)
+		}
+	}
+}
+
+func (c *Cache) miss(ctx context.Context, key string) {
+	c.stats.misses.Add(1)
+	if c.debug(ctx) {
+		c.log.DebugContext(ctx, "cache MISS", "key", key)
+	}
+}
+
+func (c *Cache) wrote(ctx context.Context, key string, ttl time.Duration, raw, stored int) {
+	c.stats.sets.Add(1)
+	c.stats.rawBytes.Add(int64(raw))
+	c.stats.storedBytes.Add(int64(stored))
+	if c.debug(ctx) {
+		c.log.DebugContext(ctx, "cache SET", "key", key, "ttl", ttl, "bytes", stored)
+	}
+}
+
+func (c *Cache) writeFailed(ctx context.Context, op, key string, err error) {
+	c.stats.errors.Add(1)
+	c.log.WarnContext(ctx, "cache "+op+" failed", "key", key, "err", err)
+}

@@ -1,0 +1,83 @@
+package aside
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/aside-go/aside/provider"
+)
+
+// Stats is a snapshot of a Cache's counters since New.
+type Stats struct {
+	Hits           int64 // reads served from the cache (StaleHits included)
+	StaleHits      int64 // hits served stale inside a stale-while-revalidate window
+	Misses         int64 // reads that found no usable entry
+	Sets           int64 // entries written
+	Deletes        int64 // entries removed by Delete
+	Loads          int64 // loader runs (stampede protection keeps this below Misses)
+	LoadErrors     int64 // loader runs that returned an error (never cached)
+	Errors         int64 // provider failures (each one read as a miss or a skipped write)
+	DecodeFailures int64 // stored bytes that could not be decoded (deleted, read as a miss)
+	Invalidations  int64 // tags invalidated by InvalidateTags
+	PatternDeletes int64 // entries removed by InvalidatePattern
+	RawBytes       int64 // serialized size of everything written, before compression
+	StoredBytes    int64 // bytes handed to the provider for those writes
+	// Keys is the provider's key count when it knows it cheaply
+	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
+	Keys int64
+}
+
+// HitRate is Hits / (Hits + Misses), or 0 before any read.
+func (s Stats) HitRate() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// Savings is the fraction of raw bytes that compression saved, 0 to 1.
+func (s Stats) Savings() float64 {
+	if s.RawBytes == 0 {
+		return 0
+	}
+	return 1 - float64(s.StoredBytes)/float64(s.RawBytes)
+}
+
+type counters struct {
+	hits, staleHits, misses, sets, deletes, loads, loadErrors atomic.Int64
+	errors, decodeFailures, invalidations, patternDeletes     atomic.Int64
+	rawBytes, storedBytes                                     atomic.Int64
+}
+
+// keyCountTimeout bounds the provider's key count inside Stats.
+const keyCountTimeout = 250 * time.Millisecond
+
+// Stats returns the counters. When the provider implements provider.Counter
+// it asks it for the key count (one cheap call, bounded to 250ms).
+func (c *Cache) Stats() Stats {
+	s := Stats{
+		Hits:           c.stats.hits.Load(),
+		StaleHits:      c.stats.staleHits.Load(),
+		Misses:         c.stats.misses.Load(),
+		Sets:           c.stats.sets.Load(),
+		Deletes:        c.stats.deletes.Load(),
+		Loads:          c.stats.loads.Load(),
+		LoadErrors:     c.stats.loadErrors.Load(),
+		Errors:         c.stats.errors.Load(),
+		DecodeFailures: c.stats.decodeFailures.Load(),
+		Invalidations:  c.stats.invalidations.Load(),
+		PatternDeletes: c.stats.patternDeletes.Load(),
+		RawBytes:       c.stats.rawBytes.Load(),
+		StoredBytes:    c.stats.storedBytes.Load(),
+		Keys:           -1,
+	}
+	if n, ok := c.p.(provider.Counter); ok && !c.closed.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), keyCountTimeout)
+		defer cancel()
+		if k, err := n.Len(ctx); err == nil {
+			s.Keys = k
+		}
+	}
+	return s
+}

@@ -1,0 +1,18 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/memory"
+	"github.com/aside-go/aside/provider/providertest"
+)
+
+func TestCacheConformance(t *testing.T) {
+	p, err := memory.New(memory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	providertest.RunCache(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
+}

@@ -49,6 +49,10 @@ type Options struct {
 	// an entry is still served while one background refresh runs. Default 0
 	// (off); per call: aside.StaleWhileRevalidate.
 	StaleWhileRevalidate time.Duration
+	// StaleIfError is the default window after freshness during which a
+	// failing loader is answered with the last value. Default 0 (off); per
+	// call: aside.StaleIfError.
+	StaleIfError time.Duration
 	// Jitter removes a random fraction, up to Jitter, of each TTL so that
 	// entries written together do not expire together. 0 (default) to 1.
 	Jitter float64
@@ -90,6 +94,7 @@ type Cache struct {
 	log      *slog.Logger
 	ttl      time.Duration
 	swr      time.Duration
+	sie      time.Duration
 	jitter   float64
 	leaseTTL time.Duration
 	tagTTL   time.Duration
@@ -119,6 +124,7 @@ func New(o Options) (*Cache, error) {
 		log:      o.Logger,
 		ttl:      orDefault(o.DefaultTTL, DefaultTTL),
 		swr:      o.StaleWhileRevalidate,
+		sie:      o.StaleIfError,
 		jitter:   o.Jitter,
 		leaseTTL: orDefault(o.LeaseTTL, DefaultLeaseTTL),
 		tagTTL:   orDefault(o.TagTTL, DefaultTagTTL),
@@ -157,6 +163,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: DefaultTTL is negative (use 0 for the 1h default)", ErrInvalidOption)
 	case o.StaleWhileRevalidate < 0:
 		return fmt.Errorf("%w: StaleWhileRevalidate is negative", ErrInvalidOption)
+	case o.StaleIfError < 0:
+		return fmt.Errorf("%w: StaleIfError is negative", ErrInvalidOption)
 	case o.Jitter < 0 || o.Jitter > 1:
 		return fmt.Errorf("%w: Jitter must be between 0 and 1", ErrInvalidOption)
 	case o.LeaseTTL < 0:

@@ -14,6 +14,7 @@ type callOptions struct {
 	ttl    time.Duration
 	swr    time.Duration
 	swrSet bool
+	sie    time.Duration
 	tags   []string
 	err    error
 }
@@ -42,6 +43,22 @@ func StaleWhileRevalidate(d time.Duration) Option {
 	}
 }
 
+// StaleIfError sets the window after freshness during which, if the loader
+// fails, Remember returns the last cached value instead of the error (RFC
+// 5861 for data). An entry whose tags were invalidated is never served.
+func StaleIfError(d time.Duration) Option {
+	return func(o *callOptions) {
+		if d < 0 {
+			o.err = fmt.Errorf("%w: StaleIfError must not be negative, got %v", ErrInvalidOption, d)
+			return
+		}
+		o.sie = d
+	}
+}
+
+// grace is how long the provider keeps an entry past its freshness.
+func (o *callOptions) grace() time.Duration { return max(o.swr, o.sie) }
+
 // Tags attaches tags to the entry written by Set or Remember, for
 // InvalidateTags. Pass the same tags when reading (Get, Remember) and a tagged
 // hit costs one provider round trip; an entry whose tags the read did not name
@@ -64,7 +81,7 @@ func Tags(tags ...string) Option {
 }
 
 func (c *Cache) options(opts []Option) (callOptions, error) {
-	o := callOptions{ttl: c.ttl, swr: c.swr}
+	o := callOptions{ttl: c.ttl, swr: c.swr, sie: c.sie}
 	for _, fn := range opts {
 		fn(&o)
 	}

@@ -16,7 +16,8 @@ const (
 	stLease                     // a loader's placeholder
 	stFresh                     // servable
 	stStale                     // past freshness, inside the caller's stale window
-	stInvalid                   // expired, tag-invalidated or corrupt: never served
+	stExpired                   // past every window but its tags still current: stale-if-error may serve it
+	stInvalid                   // tag-invalidated or corrupt: never served
 )
 
 // observation is what one call saw of a key: the raw bytes, what they mean,
@@ -98,9 +99,19 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 	case swr > 0 && now < env.freshUntil+swr.Milliseconds():
 		obs.state = stStale
 	default:
-		obs.state = stInvalid
+		obs.state = stExpired
 	}
 	return obs, nil
+}
+
+// servableOnError reports whether the observed entry may answer a loader
+// error: a value whose tags are current, inside the stale-if-error window.
+func (obs *observation) servableOnError(window time.Duration) bool {
+	switch obs.state {
+	case stFresh, stStale, stExpired:
+		return time.Now().UnixMilli() < obs.env.freshUntil+window.Milliseconds()
+	}
+	return false
 }
 
 // failed records a provider failure (a miss); only a context error is

@@ -65,7 +65,7 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	ttl := c.jittered(o.ttl)
 	entry := appendEnvelopeHeader(make([]byte, 0, 32+len(payload)), time.Now().Add(ttl), stamps)
 	entry = append(entry, payload...)
-	if err := c.p.Set(ctx, skey, entry, ttl+o.swr); err != nil {
+	if err := c.p.Set(ctx, skey, entry, ttl+o.grace()); err != nil {
 		c.stats.errors.Add(1)
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
@@ -92,6 +92,8 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 //     one.
 //   - With StaleWhileRevalidate, an entry past its TTL but inside the window
 //     is returned at once while one background refresh runs.
+//   - With StaleIfError, a loader error is answered with the last value, if
+//     it is inside the window and none of its tags was invalidated.
 func Remember[T any](ctx context.Context, c *Cache, key string, loader func(context.Context) (T, error), opts ...Option) (v T, err error) {
 	if c.closed.Load() {
 		return v, ErrClosed
@@ -124,6 +126,13 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	c.miss(ctx, key)
 	payload, err := c.load(ctx, key, skey, &obs, o, produce(loader))
 	if err != nil {
+		if o.sie > 0 && !isCtxErr(err) && obs.servableOnError(o.sie) {
+			if derr := c.codec.Unmarshal(obs.env.payload, &v); derr == nil {
+				c.stats.staleHits.Add(1)
+				c.log.WarnContext(ctx, "cache loader failed; serving stale (stale-if-error)", "key", key, "err", err)
+				return v, nil
+			}
+		}
 		return v, err
 	}
 	if err := c.codec.Unmarshal(payload, &v); err != nil {
@@ -229,7 +238,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		default:
 			setup.observed = existing
 		}
-	case obs.state == stInvalid:
+	case obs.state == stInvalid || obs.state == stExpired || obs.state == stStale:
 		lease, at := newLease(), time.Now()
 		ok, err := c.p.CompareAndSwap(ctx, skey, obs.raw, lease, c.leaseTTL)
 		switch {
@@ -256,7 +265,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 	v, err := p(context.WithValue(ctx, loadStateKey{}, ls))
 	if err != nil {
 		c.stats.loadErrors.Add(1)
-		c.release(skey, setup.expect)
+		c.restore(skey, setup.expect, obs, o)
 		return nil, err
 	}
 	payload, raw, err := c.encode(v)
@@ -282,7 +291,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 	ttl = c.jittered(ttl)
 	entry := appendEnvelopeHeader(make([]byte, 0, 32+len(payload)+16*len(stamps)), time.Now().Add(ttl), append(stamps, dynamic...))
 	entry = append(entry, payload...)
-	ok, err := c.p.CompareAndSwap(ctx, skey, setup.expect, entry, ttl+o.swr)
+	ok, err := c.p.CompareAndSwap(ctx, skey, setup.expect, entry, ttl+o.grace())
 	switch {
 	case err != nil:
 		c.writeFailed(ctx, "SET", key, err)
@@ -294,6 +303,22 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		c.wrote(ctx, key, ttl, raw, len(entry))
 	}
 	return payload, nil
+}
+
+// restore gives up a lease after a failed load, putting back the expired
+// entry it replaced while stale-if-error may still serve it.
+func (c *Cache) restore(skey string, lease []byte, obs *observation, o callOptions) {
+	if obs.state == stExpired && o.sie > 0 && len(lease) == leaseLen {
+		left := time.Until(time.UnixMilli(obs.env.freshUntil).Add(o.grace()))
+		if left > time.Millisecond {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if ok, err := c.p.CompareAndSwap(ctx, skey, lease, obs.raw, left); err == nil && ok {
+				return
+			}
+		}
+	}
+	c.release(skey, lease)
 }
 
 // release gives up a lease this flight holds by letting it expire at once.

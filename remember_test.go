@@ -260,3 +260,28 @@ func TestAClosedCacheSaysSo(t *testing.T) {
 	require.ErrorIs(t, c.Delete(ctx, "k"), aside.ErrClosed)
 	require.ErrorIs(t, c.Ping(ctx), aside.ErrClosed)
 }
+
+func TestStaleIfErrorAnswersALoaderErrorWithTheLastValue(t *testing.T) {
+	c := newCache(t, aside.Options{})
+	ctx := context.Background()
+	boom := errors.New("db down")
+	opts := []aside.Option{aside.TTL(20 * time.Millisecond), aside.StaleIfError(time.Minute), aside.Tags("t")}
+	_, err := aside.Remember(ctx, c, "k", func(context.Context) (User, error) { return ada, nil }, opts...)
+	require.NoError(t, err)
+	time.Sleep(40 * time.Millisecond)
+	for range 2 { // the second failure still finds the entry the first put back
+		u, err := aside.Remember(ctx, c, "k", func(context.Context) (User, error) { return User{}, boom }, opts...)
+		require.NoError(t, err)
+		require.Equal(t, ada, u)
+	}
+	// Without the option the error is returned.
+	_, err = aside.Remember(ctx, c, "other", func(context.Context) (User, error) { return ada, nil }, opts...)
+	require.NoError(t, err)
+	time.Sleep(40 * time.Millisecond)
+	_, err = aside.Remember(ctx, c, "other", func(context.Context) (User, error) { return User{}, boom }, aside.Tags("t"))
+	require.ErrorIs(t, err, boom)
+	// An invalidated entry is never the answer.
+	require.NoError(t, c.InvalidateTags(ctx, "t"))
+	_, err = aside.Remember(ctx, c, "k", func(context.Context) (User, error) { return User{}, boom }, opts...)
+	require.ErrorIs(t, err, boom)
+}

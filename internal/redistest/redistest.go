@@ -1,0 +1,238 @@
+// Package redistest starts real redis-server processes for tests: a single
+// server that a test can stop and restart on the same port, and a Redis
+// Cluster of several masters. Every server listens on a free loopback port and
+// keeps its files in a temporary directory that Close removes.
+//
+// It also holds the rule every Redis-backed test follows: when Redis or the
+// redis-server binary is missing, the test fails if the environment variable
+// CI is "true" and is skipped with a message otherwise (see [Unavailable]).
+//
+// It never touches an address off this machine and never uses the shared
+// server at 127.0.0.1:6379 except through [Local], which only connects to it.
+package redistest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// LocalAddr is the shared Redis every test may use.
+const LocalAddr = "127.0.0.1:6379"
+
+// startTimeout bounds how long a server may take to answer PING.
+const startTimeout = 10 * time.Second
+
+// InCI reports whether tests run in CI, where a missing Redis is a failure.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Unavailable ends the test because Redis cannot be used: t.Fatal in CI,
+// t.Skip elsewhere. why says what is missing and how to get it.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("redis is required in CI (CI=true): %s", why)
+	}
+	t.Skipf("skipping: %s (set CI=true to make this a failure)", why)
+}
+
+// Local returns a client for the shared Redis at [LocalAddr] on database db,
+// or ends the test with [Unavailable] when it does not answer. The client is
+// closed when the test ends.
+func Local(t testing.TB, db int) *goredis.Client {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{
+		Addr: LocalAddr, DB: db,
+		DialTimeout: time.Second, ContextTimeoutEnabled: true,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		Unavailable(t, fmt.Sprintf("no Redis at %s (%v); start one with "+
+			"`redis-server --daemonize yes --port 6379 --save \"\" --appendonly no`", LocalAddr, err))
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Binary returns the path of redis-server, or an error saying how to get it.
+func Binary() (string, error) {
+	p, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", errors.New("redis-server binary not found in PATH (install redis-server, e.g. apt-get install redis-server)")
+	}
+	return p, nil
+}
+
+// Server is one redis-server process owned by a test.
+type Server struct {
+	bin  string
+	dir  string
+	port int
+	bus  int // cluster bus port; 0 when not a cluster node
+	args []string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has been waited for
+}
+
+// Addr is the server's host:port on the loopback interface.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Dir is the server's working directory.
+func (s *Server) Dir() string { return s.dir }
+
+// StartServer starts a standalone redis-server with no persistence on a free
+// loopback port. extra arguments are passed to redis-server as-is.
+func StartServer(extra ...string) (*Server, error) {
+	return startServer(false, extra)
+}
+
+func startServer(cluster bool, extra []string) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "aside-redis-*")
+	if err != nil {
+		return nil, fmt.Errorf("redistest: temp dir: %w", err)
+	}
+	var lastErr error
+	for range 5 { // a free port can be taken between probing and binding
+		ports, err := freePorts(2)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		s := &Server{bin: bin, dir: dir, port: ports[0], args: extra}
+		if cluster {
+			s.bus = ports[1]
+		}
+		if lastErr = s.Start(); lastErr == nil {
+			return s, nil
+		}
+	}
+	_ = os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+// Start starts the server again on the same port after [Server.Stop].
+func (s *Server) Start() error {
+	if s.cmd != nil {
+		return errors.New("redistest: server already running")
+	}
+	args := []string{
+		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--dir", s.dir, "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--logfile", filepath.Join(s.dir, "redis.log"),
+		"--protected-mode", "no",
+	}
+	if s.bus != 0 {
+		args = append(args, "--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(s.dir, "nodes.conf"),
+			"--cluster-port", strconv.Itoa(s.bus),
+			"--cluster-node-timeout", "2000")
+	}
+	args = append(args, s.args...)
+	cmd := exec.Command(s.bin, args...)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	if err := s.waitReady(); err != nil {
+		_ = s.Stop()
+		return err
+	}
+	return nil
+}
+
+func (s *Server) waitReady() error {
+	c := goredis.NewClient(&goredis.Options{
+		Addr: s.Addr(), DialTimeout: 200 * time.Millisecond, MaxRetries: -1,
+		DialerRetries: 1, ContextTimeoutEnabled: true,
+	})
+	defer c.Close()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("redistest: redis-server on port %d exited at start: %s", s.port, s.logTail())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redistest: redis-server on port %d did not answer PING within %s: %v", s.port, startTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Stop kills the server and waits for it to exit. The port and directory are
+// kept, so [Server.Start] can bring it back. Stop on a stopped server is a
+// no-op.
+func (s *Server) Stop() error {
+	if s.cmd == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+	return nil
+}
+
+// Close stops the server and removes its directory.
+func (s *Server) Close() error {
+	err := s.Stop()
+	if rmErr := os.RemoveAll(s.dir); err == nil {
+		err = rmErr
+	}
+	return err
+}
+
+// freePorts returns n distinct free loopback TCP ports.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("redistest: find a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

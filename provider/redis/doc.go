@@ -1,0 +1,70 @@
+// Package redis is the aside provider over Redis, through go-redis v9: one
+// standalone server, a Sentinel-managed master (go-redis's failover client),
+// or a Redis Cluster. It needs Redis 7.0 or later (Add uses SET NX GET).
+//
+// # Use
+//
+// Hand it the client you already have:
+//
+//	rdb := goredis.NewClient(&goredis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+//	p, err := redis.New(rdb, redis.Options{})
+//
+// or let it build one from a URL (the provider then owns and closes it):
+//
+//	p, err := redis.NewFromURL("rediss://:password@cache.internal:6380/2", redis.Options{})
+//	p, err := redis.NewCluster("redis://:password@", []string{"10.0.0.1:7000", "10.0.0.2:7000"}, redis.Options{})
+//
+// [FromURL] combines the two URL forms for configuration read from the
+// environment. Nothing is sent to Redis until the first call; Ping checks the
+// connection.
+//
+// # Round trips
+//
+// Get is one GET. GetMulti is one MGET on a standalone or Sentinel client; on
+// a Cluster (or a go-redis Ring) it is one pipeline of GETs that go-redis
+// splits per node and sends to all nodes concurrently, so a cache read of an
+// entry plus its tag versions costs one round trip to each node holding one
+// of those keys, in parallel. SetMulti is one pipeline of SET PX commands
+// (per node, concurrently, on a Cluster). Add is one SET NX GET PX.
+// CompareAndSwap is one Lua script (EVALSHA, EVAL when the server lacks it)
+// over one key. Delete is one UNLINK, or on a Cluster one pipeline of
+// single-key UNLINKs. No command ever names keys of two hash slots, so a
+// Cluster never answers CROSSSLOT. DeletePattern runs SCAN MATCH plus UNLINK
+// in batches on every master. Len is DBSIZE, summed over the masters of a
+// Cluster: O(1) per node, but it counts every key of the database, not only
+// the cache's.
+//
+// TTLs are sent in milliseconds (PX), a sub-millisecond remainder rounded up.
+//
+// # Timeouts and outages
+//
+// Every call is bounded by Options.Timeout (250 ms by default) on top of the
+// caller's context; DeletePattern bounds each batch by Options.ScanTimeout.
+// go-redis applies a context's deadline to socket reads and writes only when
+// the client has ContextTimeoutEnabled: clients built here always have it;
+// for a client passed to [New] without it, each call runs on a goroutine the
+// provider stops waiting for at the deadline (slower: set the option).
+//
+// With Redis down, calls fail fast with an error (a refused connection is
+// not retried in a loop by the clients built here) and the cache treats them
+// as misses. go-redis re-dials by itself, so the provider recovers when Redis
+// comes back, with no restart and no new provider.
+//
+// # Errors
+//
+// A missing key is provider.ErrNotFound; a call after Close, or on a client
+// closed underneath, is provider.ErrClosed; a call whose context ends matches
+// the context's error with errors.Is. Constructor errors match
+// [ErrInvalidURL], [ErrInvalidOptions] or [ErrNilClient]. No error contains
+// a password, a URL's user information or a key.
+//
+// # Concurrency
+//
+// All methods of [Provider] are safe for concurrent use.
+//
+// # What it does not do
+//
+// It does not retry beyond go-redis's own settings, log (go-redis has its own
+// logger; see redis.SetLogger), hash keys into one slot, or namespace keys:
+// the Cache builds every key. It does not support Redis older than 7.0.
+package redis

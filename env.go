@@ -29,6 +29,10 @@ type Config struct {
 	Compression string `env:"CACHE_COMPRESSION"`
 	// CACHE_MEMORY_MAX_BYTES: bound of the memory provider, in bytes.
 	MemoryMaxBytes string `env:"CACHE_MEMORY_MAX_BYTES"`
+	// CACHE_TIMEOUT: bound on each call to a network provider, in
+	// milliseconds ("250") or a Go duration ("250ms"). Default: the
+	// provider's own (250ms for Redis).
+	Timeout string `env:"CACHE_TIMEOUT"`
 	// LOG_LEVEL: debug, info, warn or error. When set, the cache logs to
 	// standard error at that level; unset, it logs nothing.
 	LogLevel string `env:"LOG_LEVEL"`
@@ -100,7 +104,15 @@ func (cfg Config) Options() (Options, error) {
 	switch p := strings.ToLower(strings.TrimSpace(cfg.Provider)); p {
 	case "", "memory":
 	case "redis":
-		pr, err := redisFromEnv(cfg)
+		var timeout time.Duration
+		if s := strings.TrimSpace(cfg.Timeout); s != "" {
+			if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms > 0 {
+				timeout = time.Duration(ms) * time.Millisecond
+			} else if timeout, err = time.ParseDuration(s); err != nil || timeout <= 0 {
+				return o, fmt.Errorf("%w: CACHE_TIMEOUT=%q: want milliseconds (250) or a positive duration (250ms)", ErrConfig, s)
+			}
+		}
+		pr, err := redisFromEnv(cfg, timeout)
 		if err != nil {
 			return o, err
 		}

@@ -3,13 +3,16 @@ package aside
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/redis"
 )
 
-// redisFromEnv connects the Redis provider named by REDIS_URL and
-// REDIS_CLUSTER_ADDRS.
-func redisFromEnv(cfg Config) (provider.Provider, error) {
+// redisFromEnv builds the Redis provider named by REDIS_URL and
+// REDIS_CLUSTER_ADDRS. It does not connect: a Redis that is down at start is
+// a miss like any other (check c.Ping for readiness).
+func redisFromEnv(cfg Config, timeout time.Duration) (provider.Provider, error) {
 	url := strings.TrimSpace(cfg.RedisURL)
 	var seeds []string
 	for _, a := range strings.Split(cfg.RedisClusterAddrs, ",") {
@@ -20,5 +23,14 @@ func redisFromEnv(cfg Config) (provider.Provider, error) {
 	if url == "" && len(seeds) == 0 {
 		return nil, fmt.Errorf("%w: REDIS_URL is empty (required when CACHE_PROVIDER=redis; for a Cluster set REDIS_CLUSTER_ADDRS)", ErrConfig)
 	}
-	return nil, fmt.Errorf("%w: CACHE_PROVIDER=redis: the Redis provider is not built yet", ErrConfig)
+	p, err := redis.FromURL(url, seeds, redis.Options{Timeout: timeout})
+	if err != nil {
+		name := "REDIS_URL"
+		if len(seeds) > 0 {
+			name = "REDIS_URL/REDIS_CLUSTER_ADDRS"
+		}
+		// redis's errors never quote the URL or its password.
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+	}
+	return p, nil
 }

@@ -1,6 +1,8 @@
 package aside_test
 
 import (
+	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -46,6 +48,9 @@ func TestBadEnvironmentNamesTheVariable(t *testing.T) {
 		{"a memory bound that is not a number", map[string]string{"CACHE_MEMORY_MAX_BYTES": "64MB"}, "CACHE_MEMORY_MAX_BYTES"},
 		{"an unknown log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"redis without a URL", map[string]string{"CACHE_PROVIDER": "redis"}, "REDIS_URL"},
+		{"a malformed redis URL, without echoing its password", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "redis://user:AXsecret@host:notaport/0"}, "REDIS_URL"},
+		{"a redis URL of another scheme", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "http://user:AXsecret@127.0.0.1:6379"}, "REDIS_URL"},
+		{"a bad timeout", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "redis://127.0.0.1:6379", "CACHE_TIMEOUT": "fast"}, "CACHE_TIMEOUT"},
 		{"upstash, not built yet", map[string]string{"CACHE_PROVIDER": "upstash", "UPSTASH_REDIS_REST_TOKEN": "AXsecret"}, "upstash"},
 	}
 	for _, tt := range tests {
@@ -56,4 +61,28 @@ func TestBadEnvironmentNamesTheVariable(t *testing.T) {
 			require.NotContains(t, err.Error(), "AXsecret")
 		})
 	}
+}
+
+func TestFromEnvConnectsToRedis(t *testing.T) {
+	o, err := aside.OptionsFromEnv(map[string]string{
+		"CACHE_PROVIDER": "redis", "REDIS_URL": "redis://127.0.0.1:6379/11", "CACHE_TIMEOUT": "500",
+		"CACHE_NAMESPACE": "envtest",
+	})
+	require.NoError(t, err)
+	c, err := aside.New(o)
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Ping(ctx); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI needs Redis at 127.0.0.1:6379: %v", err)
+		}
+		t.Skipf("no Redis at 127.0.0.1:6379: %v", err)
+	}
+	require.NoError(t, aside.Set(ctx, c, "k", "v", aside.TTL(time.Minute)))
+	v, found, err := aside.Get[string](ctx, c, "k")
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, "v", v)
+	require.NoError(t, c.Delete(ctx, "k"))
 }

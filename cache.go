@@ -100,6 +100,7 @@ type Cache struct {
 	tagTTL   time.Duration
 
 	flights flightGroup
+	tagKeys tagKeyCache
 	stats   counters
 
 	closed   atomic.Bool

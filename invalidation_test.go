@@ -225,3 +225,16 @@ func TestDontStoreAndLoadTTL(t *testing.T) {
 	require.True(t, found)
 	require.Eventually(t, func() bool { _, found, _ := aside.Get[int](ctx, c, "short"); return !found }, 2*time.Second, 5*time.Millisecond)
 }
+
+func TestTagsFromSeveralOptionsAllCount(t *testing.T) {
+	c := newCache(t, aside.Options{})
+	ctx := context.Background()
+	mine := []string{"a", "a"}
+	require.NoError(t, aside.Set(ctx, c, "k", 1, aside.Tags(mine...), aside.Tags("b")))
+	require.Equal(t, []string{"a", "a"}, mine, "the caller's slice is never written")
+	_, found, _ := aside.Get[int](ctx, c, "k", aside.Tags("a", "b"))
+	require.True(t, found)
+	require.NoError(t, c.InvalidateTags(ctx, "b"))
+	_, found, _ = aside.Get[int](ctx, c, "k", aside.Tags("a"))
+	require.False(t, found)
+}

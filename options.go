@@ -65,14 +65,18 @@ func (o *callOptions) grace() time.Duration { return max(o.swr, o.sie) }
 // costs a second one to check them.
 func Tags(tags ...string) Option {
 	return func(o *callOptions) {
-		for _, t := range tags {
+		dup := false
+		for i, t := range tags {
 			if t == "" {
 				o.err = fmt.Errorf("%w: empty tag", ErrInvalidKey)
 				return
 			}
-			if !slices.Contains(o.tags, t) {
-				o.tags = append(o.tags, t)
-			}
+			dup = dup || slices.Contains(tags[:i], t)
+		}
+		if o.tags == nil && !dup {
+			o.tags = tags // the common case: one Tags option, no copy
+		} else {
+			o.tags = appendUnique(o.tags, tags)
 		}
 		if len(o.tags) > maxTags {
 			o.err = fmt.Errorf("%w: more than %d tags on one entry", ErrInvalidOption, maxTags)
@@ -94,4 +98,14 @@ func (c *Cache) jittered(d time.Duration) time.Duration {
 		return d
 	}
 	return d - time.Duration(rand.Float64()*c.jitter*float64(d))
+}
+
+func appendUnique(dst, src []string) []string {
+	dst = slices.Clip(dst)
+	for _, t := range src {
+		if !slices.Contains(dst, t) {
+			dst = append(dst, t)
+		}
+	}
+	return dst
 }

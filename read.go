@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aside-go/aside/provider"
@@ -31,7 +32,6 @@ type observation struct {
 	readErr bool
 	tags    []string
 	tagVers []uint64 // current version of tags[i]; 0 = no record
-	tagInv  []int64  // when tags[i] was last invalidated (Unix ns; 0 = never)
 }
 
 // observe reads the entry at skey and the records of tags. Provider failures
@@ -61,14 +61,12 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 				err = fmt.Errorf("provider returned %d values for %d keys", len(vals), len(ks))
 			}
 			obs.tagVers = make([]uint64, len(tags))
-			obs.tagInv = make([]int64, len(tags))
 			return obs.failed(c.readFailed(ctx, "GET", err))
 		}
 		obs.raw = vals[0]
 		obs.tagVers = make([]uint64, len(tags))
-		obs.tagInv = make([]int64, len(tags))
 		for i, rec := range vals[1:] {
-			obs.tagVers[i], obs.tagInv[i] = parseTagRecord(rec)
+			obs.tagVers[i], _ = parseTagRecord(rec)
 		}
 	}
 	if obs.raw == nil {
@@ -200,10 +198,33 @@ func (c *Cache) corrupt(ctx context.Context, skey string, err error) {
 	}
 }
 
+// tagKey returns the stored key of tag's record. Hot tags' keys are kept (up
+// to maxCachedTagKeys of them) so that a tagged hit does not rebuild them.
 func (c *Cache) tagKey(tag string) (string, error) {
+	c.tagKeys.mu.RLock()
+	tk, ok := c.tagKeys.m[tag]
+	c.tagKeys.mu.RUnlock()
+	if ok {
+		return tk, nil
+	}
 	tk, err := c.keys.Tag(tag)
 	if err != nil {
 		return "", fmt.Errorf("%w: tag: %w", ErrInvalidKey, err)
 	}
+	c.tagKeys.mu.Lock()
+	if len(c.tagKeys.m) < maxCachedTagKeys {
+		if c.tagKeys.m == nil {
+			c.tagKeys.m = make(map[string]string)
+		}
+		c.tagKeys.m[tag] = tk
+	}
+	c.tagKeys.mu.Unlock()
 	return tk, nil
+}
+
+const maxCachedTagKeys = 4096
+
+type tagKeyCache struct {
+	mu sync.RWMutex
+	m  map[string]string
 }

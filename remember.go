@@ -54,7 +54,7 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	if err != nil {
 		return err
 	}
-	stamps, _, err := c.captureTags(ctx, o.tags, nil, nil, time.Time{})
+	stamps, _, err := c.captureTags(ctx, o.tags, nil, time.Time{})
 	if err != nil {
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
@@ -248,7 +248,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 			setup.expect, setup.expectAt = lease, at
 		}
 	}
-	stamps, _, err := c.captureTags(ctx, obs.tags, obs.tagVers, obs.tagInv, time.Time{})
+	stamps, _, err := c.captureTags(ctx, obs.tags, obs.tagVers, time.Time{})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -34,10 +34,10 @@ import (
 const skewMargin = time.Second
 
 // captureTags returns stamps for tags. known holds versions already read
-// (0 = no record seen); missing records are created. When since is not zero,
-// changed reports that a tag was invalidated at or after since (less
-// skewMargin).
-func (c *Cache) captureTags(ctx context.Context, tags []string, known []uint64, knownInv []int64, since time.Time) (stamps []stamp, changed bool, err error) {
+// (0 = no record seen); missing records are created. When since is not zero
+// (LoadTags), every record is read here and changed reports that a tag was
+// invalidated at or after since (less skewMargin).
+func (c *Cache) captureTags(ctx context.Context, tags []string, known []uint64, since time.Time) (stamps []stamp, changed bool, err error) {
 	if len(tags) == 0 {
 		return nil, false, nil
 	}
@@ -47,9 +47,6 @@ func (c *Cache) captureTags(ctx context.Context, tags []string, known []uint64, 
 		stamps[i].name = t
 		if i < len(known) && known[i] != 0 {
 			stamps[i].version = known[i]
-			if !since.IsZero() && knownInv[i] >= since.Add(-skewMargin).UnixNano() {
-				changed = true
-			}
 			continue
 		}
 		fetch = append(fetch, i)
@@ -221,7 +218,7 @@ func LoadTags(ctx context.Context, tags ...string) error {
 			return fmt.Errorf("%w: empty tag", ErrInvalidKey)
 		}
 	}
-	stamps, changed, err := ls.c.captureTags(ctx, tags, nil, nil, ls.start)
+	stamps, changed, err := ls.c.captureTags(ctx, tags, nil, ls.start)
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if err != nil {

@@ -1,0 +1,245 @@
+package redact
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// JSON redacts the members of every object in a JSON document whose key is
+// sensitive, at any depth. In Drop mode the member is removed; in Mask mode a
+// string value becomes the replacement and any other value null. As in
+// [Filter.Apply], values that cannot carry a secret stay: null, false, true
+// and "", and so does a string that already is the replacement.
+//
+// The document is edited in one pass, not decoded and re-encoded: key order,
+// duplicate keys, whitespace and the exact text of numbers and strings are
+// preserved; only the removed members and their commas, and replaced values,
+// differ. When nothing is sensitive it returns body itself and false, without
+// allocating. A body that is not valid JSON fails with [ErrNotJSON].
+func (f *Filter) JSON(body []byte) (out []byte, changed bool, err error) {
+	if !json.Valid(body) {
+		return nil, false, ErrNotJSON
+	}
+	if f == nil || f.off {
+		return body, false, nil
+	}
+	s := jsonScan{f: f, in: body}
+	s.value(s.ws(0))
+	if !s.changed {
+		return body, false, nil
+	}
+	s.emit(len(body))
+	return s.out, true, nil
+}
+
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}
+
+var jsonNull = []byte("null")
+
+// jsonScan walks a document already known to be valid, so it only finds
+// boundaries and never reports syntax errors. Output is produced lazily:
+// in[:pos] has been dealt with (copied to out or dropped), and nothing is
+// copied until the first edit.
+type jsonScan struct {
+	f       *Filter
+	in      []byte
+	out     []byte
+	pos     int
+	changed bool
+}
+
+// emit copies the input up to i.
+func (s *jsonScan) emit(i int) {
+	if i <= s.pos {
+		return
+	}
+	if s.out == nil {
+		s.out = make([]byte, 0, len(s.in))
+	}
+	s.out = append(s.out, s.in[s.pos:i]...)
+	s.pos = i
+}
+
+// skip drops the input from pos up to i; callers emit up to pos first.
+func (s *jsonScan) skip(i int) {
+	s.pos = i
+	s.changed = true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func (s *jsonScan) ws(i int) int {
+	for i < len(s.in) && isSpace(s.in[i]) {
+		i++
+	}
+	return i
+}
+
+// value walks the value at i, editing what is inside it, and returns the
+// offset just past it.
+func (s *jsonScan) value(i int) int {
+	switch s.in[i] {
+	case '{':
+		return s.object(i)
+	case '[':
+		return s.array(i)
+	}
+	return s.scalar(i)
+}
+
+// skipValue returns the offset just past the value at i without editing it.
+func (s *jsonScan) skipValue(i int) int {
+	switch s.in[i] {
+	case '{', '[':
+		depth := 0
+		for ; i < len(s.in); i++ {
+			switch s.in[i] {
+			case '"':
+				i = s.str(i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	return s.scalar(i)
+}
+
+func (s *jsonScan) scalar(i int) int {
+	if s.in[i] == '"' {
+		return s.str(i)
+	}
+	for i < len(s.in) {
+		switch s.in[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// str returns the offset just past the string starting at i.
+func (s *jsonScan) str(i int) int {
+	for i++; i < len(s.in); i++ {
+		switch s.in[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// object walks an object. A dropped member takes the comma before it with
+// it, or, when no member before it is kept, the comma after it.
+func (s *jsonScan) object(start int) int {
+	i := s.ws(start + 1)
+	if s.in[i] == '}' {
+		return i + 1
+	}
+	kept := 0         // members kept so far
+	keptEnd := 0      // end of the last kept member's value
+	dropNext := false // leading members were dropped: drop the comma before the next kept one
+	for {
+		keyStart := i
+		keyEnd := s.str(i)
+		vStart := s.ws(s.ws(keyEnd) + 1) // skip the colon
+		var vEnd int
+		if s.sensitiveKey(s.in[keyStart:keyEnd]) {
+			vEnd = s.skipValue(vStart)
+			replacement, drop := s.leaf(s.in[vStart:vEnd])
+			if drop {
+				switch {
+				case kept > 0:
+					s.emit(keptEnd)
+				case !dropNext:
+					s.emit(keyStart)
+				}
+				s.skip(vEnd)
+				dropNext = kept == 0
+			} else {
+				if dropNext {
+					s.skip(keyStart)
+					dropNext = false
+				}
+				if replacement != nil {
+					s.emit(vStart)
+					s.out = append(s.out, replacement...)
+					s.skip(vEnd)
+				}
+				kept++
+				keptEnd = vEnd
+			}
+		} else {
+			if dropNext {
+				s.skip(keyStart)
+				dropNext = false
+			}
+			vEnd = s.value(vStart)
+			kept++
+			keptEnd = vEnd
+		}
+		i = s.ws(vEnd)
+		if s.in[i] == '}' {
+			return i + 1
+		}
+		i = s.ws(i + 1) // skip the comma
+	}
+}
+
+func (s *jsonScan) array(start int) int {
+	i := s.ws(start + 1)
+	if s.in[i] == ']' {
+		return i + 1
+	}
+	for {
+		i = s.ws(s.value(i))
+		if s.in[i] == ']' {
+			return i + 1
+		}
+		i = s.ws(i + 1)
+	}
+}
+
+// sensitiveKey checks a quoted key. Keys without escapes are checked in place
+// without allocating.
+func (s *jsonScan) sensitiveKey(quoted []byte) bool {
+	raw := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return s.f.sensitiveBytes(raw)
+	}
+	var key string
+	if json.Unmarshal(quoted, &key) != nil {
+		return false // unreachable: the document is valid
+	}
+	return s.f.IsSensitive(key)
+}
+
+// leaf decides a sensitive member's value: kept (nil, false), replaced, or
+// dropped.
+func (s *jsonScan) leaf(v []byte) (replacement []byte, drop bool) {
+	switch string(v) {
+	case "null", "true", "false", `""`:
+		return nil, false
+	}
+	if s.f.mode == Drop {
+		return nil, true
+	}
+	if v[0] == '"' {
+		if bytes.Equal(v, s.f.maskJSON) {
+			return nil, false // already masked
+		}
+		return s.f.maskJSON, false
+	}
+	return jsonNull, false
+}

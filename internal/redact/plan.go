@@ -74,8 +74,8 @@ func (f *Filter) planFor(t reflect.Type) *plan {
 type builder struct {
 	f     *Filter
 	nodes map[reflect.Type]*plan
-	order []*plan    // nodes created by this builder
-	live  []bool     // by position in order
+	order []*plan // nodes created by this builder
+	live  []bool  // by position in order
 	index map[*plan]int
 }
 

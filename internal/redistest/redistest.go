@@ -162,12 +162,30 @@ func (s *Server) Start() error {
 }
 
 func (s *Server) waitReady() error {
+	// Wait for the port with plain dials first: go-redis logs every failed
+	// dial to stderr.
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("redistest: redis-server on port %d exited at start: %s", s.port, s.logTail())
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", s.Addr(), 200*time.Millisecond)
+		if err == nil {
+			_ = conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redistest: redis-server on port %d did not listen within %s: %v", s.port, startTimeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	c := goredis.NewClient(&goredis.Options{
 		Addr: s.Addr(), DialTimeout: 200 * time.Millisecond, MaxRetries: -1,
 		DialerRetries: 1, ContextTimeoutEnabled: true,
 	})
 	defer c.Close()
-	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
 		case <-s.done:

@@ -70,3 +70,17 @@ func TestConformanceWithAValueLimit(t *testing.T) {
 		return newLocal(t, redis.Options{MaxValueSize: limit})
 	}, providertest.Options{MaxValueSize: limit})
 }
+
+func TestInvalidationRaceOnStandaloneRedis(t *testing.T) {
+	ownDB(t, testDB)
+	providertest.RunCache(t, func(t *testing.T) provider.Provider {
+		return newLocal(t, redis.Options{})
+	}, providertest.CacheOptions{})
+}
+
+func TestInvalidationRaceOnRedisCluster(t *testing.T) {
+	testCluster(t)
+	providertest.RunCache(t, func(t *testing.T) provider.Provider {
+		return newClustered(t, redis.Options{})
+	}, providertest.CacheOptions{})
+}

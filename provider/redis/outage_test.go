@@ -1,0 +1,154 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/redis"
+)
+
+// outageTimeout is the provider timeout of the outage tests.
+const outageTimeout = 200 * time.Millisecond
+
+// failBound is how long a call may take to fail while Redis is down or hung:
+// twice the timeout plus slack for goroutine wake-up delays on a loaded CI
+// machine (a load of 19 on 2 cores has shown 200 ms of lateness). What it
+// rules out is go-redis's own waits: a 5 s ReadTimeout on a hung server and
+// dial retry loops on a stopped one.
+const failBound = 2*outageTimeout + 600*time.Millisecond
+
+// outageProviders are the two ways a provider meets a client: built from a
+// URL (ContextTimeoutEnabled, fail-fast dialing), and a caller's client with
+// go-redis's defaults (no ContextTimeoutEnabled, 5 dial attempts, 3 retries).
+var outageProviders = []struct {
+	name string
+	new  func(t *testing.T, addr string) *redis.Provider
+}{
+	{"a provider built from a URL", func(t *testing.T, addr string) *redis.Provider {
+		p, err := redis.NewFromURL("redis://"+addr, redis.Options{Timeout: outageTimeout, ScanTimeout: outageTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	}},
+	{"a caller's client with go-redis defaults", func(t *testing.T, addr string) *redis.Provider {
+		c := goredis.NewClient(&goredis.Options{Addr: addr})
+		p, err := redis.New(c, redis.Options{Timeout: outageTimeout, ScanTimeout: outageTimeout, CloseClient: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	}},
+}
+
+// everyCall returns each method of p, called with valid arguments.
+func everyCall(p *redis.Provider) map[string]func(ctx context.Context) error {
+	return map[string]func(context.Context) error{
+		"Get":      func(ctx context.Context) error { _, err := p.Get(ctx, "k"); return err },
+		"GetMulti": func(ctx context.Context) error { _, err := p.GetMulti(ctx, []string{"k", "t1", "t2"}); return err },
+		"Set":      func(ctx context.Context) error { return p.Set(ctx, "k", []byte("v"), time.Minute) },
+		"Add":      func(ctx context.Context) error { _, _, err := p.Add(ctx, "lease", []byte("v"), time.Minute); return err },
+		"CompareAndSwap": func(ctx context.Context) error {
+			_, err := p.CompareAndSwap(ctx, "lease", []byte("v"), []byte("w"), time.Minute)
+			return err
+		},
+		"Delete": func(ctx context.Context) error { _, err := p.Delete(ctx, "k", "t1"); return err },
+		"SetMulti": func(ctx context.Context) error {
+			return p.SetMulti(ctx, []provider.Item{{Key: "t1", Value: []byte("1")}, {Key: "t2", Value: []byte("2")}})
+		},
+		"DeletePattern": func(ctx context.Context) error { _, err := p.DeletePattern(ctx, "t*"); return err },
+		"Len":           func(ctx context.Context) error { _, err := p.Len(ctx); return err },
+		"Ping":          func(ctx context.Context) error { return p.Ping(ctx) },
+	}
+}
+
+// requireFailsFast calls every method a few times and checks that each
+// fails, with a real error rather than a miss, within failBound.
+func requireFailsFast(t *testing.T, p *redis.Provider, want error) {
+	t.Helper()
+	for range 2 {
+		for name, call := range everyCall(p) {
+			start := time.Now()
+			err := call(context.Background())
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("%s succeeded while Redis was unavailable", name)
+			}
+			if errors.Is(err, provider.ErrNotFound) {
+				t.Fatalf("%s reported a miss instead of an error: %v", name, err)
+			}
+			if want != nil && !errors.Is(err, want) {
+				t.Fatalf("%s: got %v, want an error matching %v", name, err, want)
+			}
+			if took > failBound {
+				t.Fatalf("%s took %v to fail with a %v timeout (bound %v)", name, took, outageTimeout, failBound)
+			}
+		}
+	}
+}
+
+// requireRecovers waits until p works again, without rebuilding it.
+func requireRecovers(t *testing.T, p *redis.Provider) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := p.Set(context.Background(), "k", []byte("back"), time.Minute)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the provider did not recover within 10s after Redis came back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for name, call := range everyCall(p) {
+		// The calls run in map order, so Get may follow Delete: a miss is fine.
+		if err := call(context.Background()); err != nil && !errors.Is(err, provider.ErrNotFound) {
+			t.Fatalf("%s after recovery: %v", name, err)
+		}
+	}
+	if err := p.Set(context.Background(), "t1", []byte("1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Get(context.Background(), "t1")
+	if err != nil || string(v) != "1" {
+		t.Fatalf("Get after recovery = %q, %v; want \"1\"", v, err)
+	}
+}
+
+func TestRedisStoppedAndRestartedFailsFastThenRecovers(t *testing.T) {
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(t, err.Error())
+	}
+	for _, tc := range outageProviders {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := redistest.StartServer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			p := tc.new(t, s.Addr())
+			if err := p.Set(context.Background(), "k", []byte("v"), 0); err != nil {
+				t.Fatal(err)
+			}
+
+			if err := s.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			requireFailsFast(t, p, nil)
+
+			if err := s.Start(); err != nil {
+				t.Fatal(err)
+			}
+			requireRecovers(t, p)
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -93,7 +94,7 @@ func New(o Options) (*Builder, error) {
 
 	p := make([]byte, 0, 64)
 	p = append(p, "aside:"...)
-	p, _, _ = appendEscaped(p, o.Namespace, &nsTable, MaxMaxLen*4, MaxMaxLen*4)
+	p, _, _ = appendEscaped(p, o.Namespace, &nsTable, math.MaxInt, math.MaxInt)
 	p = append(p, ":v"...)
 	p = strconv.AppendInt(p, int64(o.Version), 10)
 	p = append(p, ':')

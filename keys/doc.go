@@ -5,8 +5,8 @@
 // limit) and used for every call:
 //
 //	b, err := keys.New(keys.Options{Namespace: "shop"})
-//	k, err := b.Entry("user:42")      // "aside:shop:v1:e:user:42"
-//	t, err := b.Tag("users")          // "aside:shop:v1:t:users"
+//	k, err := b.Entry("user:42")       // "aside:shop:v1:e:user:42"
+//	t, err := b.Tag("users")           // "aside:shop:v1:t:users"
 //	g, err := b.EntryPattern("user:*") // "aside:shop:v1:e:user:*"
 //
 // # Stored layout
@@ -40,7 +40,7 @@
 // rewrites it), so a body with '#' is hashed, and two hashed bodies are
 // equal only if the SHA-256 of their keys are. So two different
 // (namespace, version, kind, key) tuples never share a stored key, up to a
-// SHA-256 collision between two keys longer than MaxLen.
+// SHA-256 collision between two keys whose escaped forms exceed MaxLen.
 //
 // Escape rewrites '%', '{' and '}' (a key can never pin a Redis Cluster hash
 // slot by accident), '#', ASCII control bytes (NUL, CR, LF...) and DEL, C1

@@ -32,7 +32,9 @@ import (
 // glob is not valid UTF-8 (stored keys and patterns are always text) or
 // when a class can match a byte that Escape rewrites, such as "[%{}]" or a
 // range spanning '#' or '%' like "[!-~]": such a class has no faithful
-// translation. Negated classes are accepted.
+// translation. Negated classes are accepted. Classes are copied verbatim, so
+// a class is the one place where the result may hold a raw '{' or control
+// byte; the result is valid UTF-8 in every case.
 func (b *Builder) EntryPattern(glob string) (string, error) {
 	if glob == "" {
 		return "", errEmptyPattern

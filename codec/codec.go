@@ -207,9 +207,12 @@ func (c *Codec) appendFrame(dst, raw []byte) ([]byte, int, error) {
 // Errors: [ErrShortFrame], [ErrBadMagic], [ErrVersion],
 // [ErrUnknownAlgorithm], [ErrUnknownDictionary] (a dictionary frame and a
 // Codec without that dictionary), [ErrTooLarge] (the frame claims more than
-// MaxSize), [ErrCorrupt], or the Serializer's error. Unmarshal never panics
-// on bad input and allocates at most the claimed length (≤ MaxSize) before
-// finding a lie out.
+// MaxSize), [ErrCorrupt], or the Serializer's error.
+//
+// Unmarshal never panics on bad input. Before decompressing it sizes one
+// buffer from the claimed length, which is capped by MaxSize and, for zstd
+// and gzip, by the most the payload could expand to (32768:1 and 1032:1);
+// a frame that lies about its length then fails with [ErrCorrupt].
 func (c *Codec) Unmarshal(data []byte, v any) error {
 	h, payload, err := parseFrame(data, c.maxSize)
 	if err != nil {
@@ -232,6 +235,9 @@ func (c *Codec) Unmarshal(data []byte, v any) error {
 			err = fmt.Errorf("%w: frame needs dictionary %d, codec holds %s", ErrUnknownDictionary, h.dictID, c.dictName())
 		case !h.hasDic:
 			dec, err = zstdExact()
+		}
+		if err == nil && uint64(h.rawLen) > uint64(len(payload))*maxZstdRatio {
+			err = fmt.Errorf("%w: zstd payload of %d bytes cannot hold %d", ErrCorrupt, len(payload), h.rawLen)
 		}
 		if err == nil {
 			buf, err = appendUnZstd(dec, buf, payload, h.rawLen)

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/aside-go/aside/codec"
 )
@@ -45,9 +48,20 @@ var words = strings.Fields(`the quick brown fox jumps over lazy dog cache aside 
 	price discount shipping warehouse customer account session token region update delete
 	create list search filter sort page limit offset total count status active pending`)
 
+var itemsCache sync.Map // size -> []Item
+
 // items returns deterministic, JSON-like records whose msgpack form is about
 // size bytes: repetitive field names, words from a small vocabulary, numbers.
+// Callers must not modify the result.
 func items(size int) []Item {
+	if v, ok := itemsCache.Load(size); ok {
+		return v.([]Item)
+	}
+	v, _ := itemsCache.LoadOrStore(size, makeItems(size))
+	return v.([]Item)
+}
+
+func makeItems(size int) []Item {
 	r := rand.New(rand.NewPCG(1, 2))
 	sentence := func(n int) string {
 		var b strings.Builder
@@ -71,7 +85,7 @@ func items(size int) []Item {
 			Attrs:       map[string]string{"color": words[r.IntN(len(words))], "size": "M"},
 			InStock:     r.IntN(2) == 0,
 		}
-		b, _, err := codec.Must(codec.Options{Compression: codec.None}).Marshal(nil, it)
+		b, err := msgpack.Marshal(it)
 		if err != nil {
 			panic(err)
 		}

@@ -201,16 +201,24 @@ func TestMarshalAppendsToDst(t *testing.T) {
 	}
 }
 
+var dictCache sync.Map // id -> []byte
+
+// trainDict trains a zstd dictionary with the given ID on item lists; the
+// result is cached per ID.
 func trainDict(t testing.TB, id uint32, seed int) []byte {
 	t.Helper()
+	if d, ok := dictCache.Load(id); ok {
+		return d.([]byte)
+	}
 	var samples [][]byte
-	for i := range 200 {
+	for i := range 48 {
 		b, err := msgpack.Marshal(items(300 + (i*37+seed)%400))
 		require.NoError(t, err)
 		samples = append(samples, b)
 	}
-	d, err := dict.BuildZstdDict(samples, dict.Options{MaxDictSize: 8 << 10, HashBytes: 6, ZstdDictID: id})
+	d, err := dict.BuildZstdDict(samples, dict.Options{MaxDictSize: 4 << 10, HashBytes: 6, ZstdDictID: id})
 	require.NoError(t, err)
+	dictCache.Store(id, d)
 	return d
 }
 
@@ -293,6 +301,7 @@ func TestUnmarshalRejectsBadFrames(t *testing.T) {
 		{"a raw payload with trailing msgpack is corrupt", append([]byte{0xA5, 1, 3, 0, 3}, 0xa1, 'x', 0xc0), codec.ErrCorrupt},
 		{"a raw msgpack array claiming 4 billion elements is corrupt", append([]byte{0xA5, 1, 3, 0, 5}, 0xdd, 0xff, 0xff, 0xff, 0xff), codec.ErrCorrupt},
 		{"a gzip frame claiming more than DEFLATE can expand to is corrupt", binary.AppendUvarint([]byte{0xA5, 1, 2, 0}, 1<<20), codec.ErrCorrupt},
+		{"a zstd frame claiming more than zstd can expand to is corrupt", append(binary.AppendUvarint([]byte{0xA5, 1, 0, 0}, 1<<20), "tiny"...), codec.ErrCorrupt},
 		{"a zstd frame with a garbage payload is corrupt", append([]byte{0xA5, 1, 0, 0, 5}, "junk!"...), codec.ErrCorrupt},
 		{"an s2 frame with a garbage payload is corrupt", append([]byte{0xA5, 1, 1, 0, 5}, 0xff, 0xff, 0xff, 0xff, 0xff), codec.ErrCorrupt},
 		{"a gzip frame with a garbage payload is corrupt", append([]byte{0xA5, 1, 2, 0, 5}, "junk!"...), codec.ErrCorrupt},

@@ -27,6 +27,10 @@ const maxMaxSize = 1 << 30
 // input byte than this is corrupt, and is rejected before any buffer is sized.
 const maxDeflateRatio = 1032
 
+// maxZstdRatio is the largest expansion a zstd frame can achieve: a block
+// decodes to at most 128 KiB and takes at least 4 bytes (an RLE block).
+const maxZstdRatio = 128 << 10 / 4
+
 // The zstd encoders and decoders below are created once, on first use, and
 // shared: EncodeAll and DecodeAll are safe for concurrent use and keep their
 // own pools of block coders, which is what makes them cheap per call. They
@@ -260,7 +264,7 @@ func appendUnZstd(dec *zstd.Decoder, dst, src []byte, exact int) ([]byte, error)
 // stream; there is no HTTP Content-Encoding for it), or src itself for
 // [None], so zstd and gzip output can be sent as-is with Content-Encoding.
 //
-// level 0 picks the algorithm's default (see [Options].Level for the
+// level 0 picks the algorithm's default (see [Options.Level] for the
 // ranges); a level out of range fails with [ErrBadOptions]. Safe for
 // concurrent use.
 func AppendCompressed(dst, src []byte, a Algorithm, level int) ([]byte, error) {

@@ -242,28 +242,31 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// SetMulti stores every item. All items are validated first, so an invalid
-// key, TTL or size stores nothing.
+// SetMulti stores every item. Every item is validated and copied before any
+// is stored, so an invalid key, TTL or size stores nothing.
 func (p *Provider) SetMulti(ctx context.Context, items []provider.Item) error {
 	if err := p.check(ctx); err != nil {
 		return err
 	}
-	for _, in := range items {
-		if err := p.validate(in.Key, len(in.Value), in.TTL); err != nil {
+	type write struct {
+		key string
+		it  item
+	}
+	writes := make([]write, len(items))
+	for i, in := range items {
+		k, it, err := p.newItem(in.Key, in.Value, in.TTL)
+		if err != nil {
 			return err
 		}
+		writes[i] = write{k, it}
 	}
-	for i, in := range items {
+	for i, w := range writes {
 		if i%256 == 255 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		k, it, err := p.newItem(in.Key, in.Value, in.TTL)
-		if err != nil {
-			return err
-		}
-		p.cache.Set(k, it)
+		p.cache.Set(w.key, w.it)
 	}
 	return nil
 }

@@ -36,7 +36,12 @@
 // its TTL or outlived it by more than a few seconds. The whole suite takes a
 // few seconds.
 //
-// What it does not do: it does not test the Cache built on top of a provider,
-// measure performance, or start servers; an adapter's own tests cover what is
-// specific to it (eviction, connection handling, cluster routing).
+// Run checks a provider on its own and needs nothing but package provider.
+// RunCache, in this package too, checks the aside.Cache's invalidation
+// guarantee over a provider; it imports the root package, so an adapter the
+// root package imports (memory) calls it from an external _test package.
+//
+// What it does not do: it does not measure performance or start servers; an
+// adapter's own tests cover what is specific to it (eviction, connection
+// handling, cluster routing).
 package providertest

@@ -55,7 +55,10 @@ func everyCall(p *redis.Provider) map[string]func(ctx context.Context) error {
 		"Get":      func(ctx context.Context) error { _, err := p.Get(ctx, "k"); return err },
 		"GetMulti": func(ctx context.Context) error { _, err := p.GetMulti(ctx, []string{"k", "t1", "t2"}); return err },
 		"Set":      func(ctx context.Context) error { return p.Set(ctx, "k", []byte("v"), time.Minute) },
-		"Add":      func(ctx context.Context) error { _, _, err := p.Add(ctx, "lease", []byte("v"), time.Minute); return err },
+		"Add": func(ctx context.Context) error {
+			_, _, err := p.Add(ctx, "lease", []byte("v"), time.Minute)
+			return err
+		},
 		"CompareAndSwap": func(ctx context.Context) error {
 			_, err := p.CompareAndSwap(ctx, "lease", []byte("v"), []byte("w"), time.Minute)
 			return err

@@ -164,7 +164,7 @@ func redacted(err error, rawURL string, u *url.URL) error {
 	msg := strings.TrimPrefix(err.Error(), "redis: ")
 	secrets := []string{rawURL}
 	if u.User != nil {
-		secrets = append(secrets, u.User.String(), u.User.Username())
+		secrets = append(secrets, u.User.String())
 		if pw, ok := u.User.Password(); ok {
 			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
 		}

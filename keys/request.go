@@ -55,10 +55,18 @@ func AppendRequest(dst []byte, r *http.Request, o *RequestOptions) ([]byte, erro
 	if err != nil || o == nil {
 		return dst, err
 	}
-	for _, name := range o.Headers {
+	return AppendHeaders(dst, r.Header, o.Headers), nil
+}
+
+// AppendHeaders appends the header part of a request key (see
+// AppendRequest): for each name, a space, the name, and when h holds it '='
+// and its values, query-escaped and separated by commas. names must be in
+// canonical form.
+func AppendHeaders(dst []byte, h http.Header, names []string) []byte {
+	for _, name := range names {
 		dst = append(dst, ' ')
 		dst = append(dst, name...)
-		vs, ok := r.Header[name]
+		vs, ok := h[name]
 		if !ok {
 			continue
 		}
@@ -70,7 +78,7 @@ func AppendRequest(dst []byte, r *http.Request, o *RequestOptions) ([]byte, erro
 			dst = appendQueryEscaped(dst, v)
 		}
 	}
-	return dst, nil
+	return dst
 }
 
 // AppendURL appends the URL part of a request key (see AppendRequest) for

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -76,7 +77,8 @@ func (p *Provider) GetMulti(ctx context.Context, keys []string) ([][]byte, error
 	defer cancel()
 	var vs [][]byte
 	if p.watch {
-		vs, err = watch(p, ctx, func(ctx context.Context) ([][]byte, error) { return p.getMulti(ctx, keys) })
+		ks := slices.Clone(keys) // the straggling goroutine must not read the caller's slice
+		vs, err = watch(p, ctx, func(ctx context.Context) ([][]byte, error) { return p.getMulti(ctx, ks) })
 	} else {
 		vs, err = p.getMulti(ctx, keys)
 	}
@@ -250,7 +252,8 @@ func (p *Provider) Delete(ctx context.Context, keys ...string) (int, error) {
 	defer cancel()
 	var n int64
 	if p.watch {
-		n, err = watch(p, ctx, func(ctx context.Context) (int64, error) { return p.unlink(ctx, keys) })
+		ks := slices.Clone(keys)
+		n, err = watch(p, ctx, func(ctx context.Context) (int64, error) { return p.unlink(ctx, ks) })
 	} else {
 		n, err = p.unlink(ctx, keys)
 	}

@@ -44,7 +44,7 @@ type entry struct {
 	ttl      int64 // ms; 0 = unknown
 	enc      uint8
 	shared   bool
-	rawLen   int // -1 = unknown
+	rawLen   int         // -1 = unknown
 	header   http.Header // replayed as is: every slice has len == cap
 	body     []byte
 

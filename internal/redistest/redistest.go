@@ -77,13 +77,15 @@ func Binary() (string, error) {
 
 // Server is one redis-server process owned by a test.
 type Server struct {
-	bin  string
-	dir  string
-	port int
-	bus  int // cluster bus port; 0 when not a cluster node
-	args []string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has been waited for
+	bin   string
+	dir   string
+	port  int
+	bus   int    // cluster bus port; 0 when not a cluster node
+	conf  string // sentinel config file; "" when not a sentinel
+	spare int    // a second free port, for the cluster bus
+	args  []string
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when cmd has been waited for
 }
 
 // Addr is the server's host:port on the loopback interface.
@@ -99,6 +101,17 @@ func StartServer(extra ...string) (*Server, error) {
 }
 
 func startServer(cluster bool, extra []string) (*Server, error) {
+	return start(func(s *Server) error {
+		if cluster {
+			s.bus = s.spare
+		}
+		return nil
+	}, extra)
+}
+
+// start makes a directory and a server on free ports, lets setup adjust the
+// server before it starts, and starts it.
+func start(setup func(*Server) error, extra []string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -114,9 +127,10 @@ func startServer(cluster bool, extra []string) (*Server, error) {
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
-		s := &Server{bin: bin, dir: dir, port: ports[0], args: extra}
-		if cluster {
-			s.bus = ports[1]
+		s := &Server{bin: bin, dir: dir, port: ports[0], spare: ports[1], args: extra}
+		if err := setup(s); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
 		}
 		if lastErr = s.Start(); lastErr == nil {
 			return s, nil
@@ -131,11 +145,16 @@ func (s *Server) Start() error {
 	if s.cmd != nil {
 		return errors.New("redistest: server already running")
 	}
-	args := []string{
+	var args []string
+	if s.conf != "" {
+		args = []string{s.conf, "--sentinel"}
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--dir", s.dir, "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--logfile", filepath.Join(s.dir, "redis.log"),
-		"--protected-mode", "no",
+		"--dir", s.dir, "--daemonize", "no",
+		"--logfile", filepath.Join(s.dir, "redis.log"), "--protected-mode", "no")
+	if s.conf == "" {
+		args = append(args, "--save", "", "--appendonly", "no")
 	}
 	if s.bus != 0 {
 		args = append(args, "--cluster-enabled", "yes",
@@ -211,6 +230,20 @@ func (s *Server) logTail() string {
 		b = b[len(b)-2000:]
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// StartSentinel starts a Redis Sentinel that monitors the master at
+// masterAddr under the name master, with a quorum of one.
+func StartSentinel(master, masterAddr string) (*Server, error) {
+	host, port, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: master address: %w", err)
+	}
+	return start(func(s *Server) error {
+		s.conf = filepath.Join(s.dir, "sentinel.conf")
+		conf := fmt.Sprintf("sentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n", master, host, port, master)
+		return os.WriteFile(s.conf, []byte(conf), 0o600)
+	}, nil)
 }
 
 // Stop kills the server and waits for it to exit. The port and directory are

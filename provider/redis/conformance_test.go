@@ -84,3 +84,31 @@ func TestInvalidationRaceOnRedisCluster(t *testing.T) {
 		return newClustered(t, redis.Options{})
 	}, providertest.CacheOptions{})
 }
+
+func TestConformanceOnSentinelFailoverClient(t *testing.T) {
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(t, err.Error())
+	}
+	master, err := redistest.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = master.Close() })
+	sentinel, err := redistest.StartSentinel("aside", master.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sentinel.Close() })
+	providertest.Run(t, func(t *testing.T) provider.Provider {
+		c := goredis.NewFailoverClient(&goredis.FailoverOptions{
+			MasterName: "aside", SentinelAddrs: []string{sentinel.Addr()},
+			ContextTimeoutEnabled: true,
+		})
+		p, err := redis.New(c, redis.Options{CloseClient: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	})
+}

@@ -14,6 +14,10 @@ import (
 // and a raw frame decodes with no decompression at all.
 const DefaultMinSize = 256
 
+// minSavingsDiv: compression is kept only when it saves at least
+// 1/minSavingsDiv of the serialized bytes.
+const minSavingsDiv = 8
+
 // Options configures a [Codec]. The zero value is valid: zstd at level 3,
 // raw below 256 bytes, msgpack, 64 MiB limit.
 type Options struct {
@@ -151,8 +155,10 @@ func putScratch(p *[]byte, b []byte) {
 }
 
 // Marshal serializes v, compresses the result when it is at least MinSize
-// bytes and compression makes it smaller (otherwise stores it raw in a
-// frame marked None), appends the frame to dst and returns it, with rawSize
+// bytes and compression saves at least an eighth of it (otherwise stores it
+// raw in a frame marked None: an entry read often is not worth decompressing
+// for a few bytes, and already-compressed data such as a gzip'd HTTP body is
+// then never decompressed on a hit), appends the frame to dst and returns it, with rawSize
 // the serialized (uncompressed) length. On error dst is returned as it was;
 // a Serializer's own error is returned unwrapped.
 func (c *Codec) Marshal(dst []byte, v any) (out []byte, rawSize int, err error) {
@@ -191,7 +197,7 @@ func (c *Codec) appendFrame(dst, raw []byte) ([]byte, int, error) {
 		if err != nil {
 			return dst[:start], len(raw), err
 		}
-		if len(out)-payload < len(raw) {
+		if len(out)-payload <= len(raw)-len(raw)/minSavingsDiv {
 			return out, len(raw), nil
 		}
 		dst = out[:start] // keep the grown capacity; overwrite with a raw frame

@@ -136,6 +136,29 @@ func TestRawKeptWhenCompressionDoesNotShrink(t *testing.T) {
 	}
 }
 
+func TestCompressionIsKeptOnlyWhenItSavesAnEighth(t *testing.T) {
+	// Already-compressed bytes with a little redundancy (a gzip'd body in a
+	// small wrapper) save a few percent at most: not worth decompressing on
+	// every hit.
+	barely := append(randomBytes(4<<10), make([]byte, 200)...)
+	worth := append(randomBytes(2<<10), make([]byte, 2<<10)...)
+	for _, a := range allAlgs {
+		t.Run(a.String()+" stores a payload that barely compresses raw", func(t *testing.T) {
+			frame, _, err := codec.Must(codec.Options{Compression: a}).Marshal(nil, barely)
+			require.NoError(t, err)
+			require.Equal(t, codec.None, frameAlg(t, frame))
+		})
+		if a == codec.None {
+			continue
+		}
+		t.Run(a.String()+" compresses a payload it halves", func(t *testing.T) {
+			frame, _, err := codec.Must(codec.Options{Compression: a}).Marshal(nil, worth)
+			require.NoError(t, err)
+			require.Equal(t, a, frameAlg(t, frame))
+		})
+	}
+}
+
 func TestMinSizeThreshold(t *testing.T) {
 	// A string serializes to a 3-byte str16 header plus its bytes.
 	justBelow := string(text(500 - 3 - 1))

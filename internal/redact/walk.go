@@ -6,10 +6,15 @@ import (
 	"unsafe"
 )
 
-// cycleDepth is how many pointer, map and slice levels the dry pass descends
-// before it starts remembering visited nodes (encoding/json does the same), so
-// that ordinary values are checked without allocating.
-const cycleDepth = 100
+// The dry pass starts remembering visited pointers, maps and slices only once
+// it is cycleDepth levels deep (as encoding/json does) or has entered
+// visitBudget of them, so that ordinary values are checked without
+// allocating. The budget matters: a cycle reachable along two paths at every
+// level would otherwise be walked 2^cycleDepth times before the depth limit.
+const (
+	cycleDepth  = 100
+	visitBudget = 1000
+)
 
 var jsonNumberType = reflect.TypeFor[json.Number]()
 
@@ -22,7 +27,13 @@ var jsonNumberType = reflect.TypeFor[json.Number]()
 func (f *Filter) run(v reflect.Value, p *plan) (reflect.Value, bool) {
 	if p.cyclic {
 		dry := walker{f: f, dry: true}
-		if _, dirty := dry.walk(v, p); !dirty {
+		var dirty bool
+		if v.CanInterface() && (p.typ == mapStringAnyType || p.typ == sliceAnyType) {
+			dirty = dry.dryAny(v.Interface())
+		} else {
+			_, dirty = dry.walk(v, p)
+		}
+		if !dirty {
 			return v, false
 		}
 		w := walker{f: f, track: true}
@@ -40,11 +51,12 @@ func (f *Filter) run(v reflect.Value, p *plan) (reflect.Value, bool) {
 // fields of unexported types, the only unexported fields walked, are reached
 // through view.
 type walker struct {
-	f     *Filter
-	dry   bool // only report whether anything would change
-	track bool // remember every reference node (rewrite of a cyclic value)
-	depth int
-	memo  map[memoKey]*memoEntry
+	f      *Filter
+	dry    bool // only report whether anything would change
+	track  bool // remember every reference node (rewrite of a cyclic value)
+	depth  int
+	visits int
+	memo   map[memoKey]*memoEntry
 }
 
 type memoKey struct {
@@ -84,7 +96,8 @@ func (w *walker) walk(v reflect.Value, p *plan) (reflect.Value, bool) {
 // not tracked) and whether this is the first visit.
 func (w *walker) enter(ptr unsafe.Pointer, t reflect.Type, n int) (*memoEntry, bool) {
 	w.depth++
-	if !w.track && (!w.dry || w.depth <= cycleDepth) {
+	w.visits++
+	if !w.track && (!w.dry || (w.depth <= cycleDepth && w.visits <= visitBudget)) {
 		return nil, true
 	}
 	k := memoKey{ptr: ptr, typ: t, n: n}
@@ -307,6 +320,9 @@ func (w *walker) iface(v reflect.Value, p *plan) (reflect.Value, bool) {
 	if v.IsNil() {
 		return v, false
 	}
+	if w.dry && v.CanInterface() {
+		return v, w.dryAny(v.Interface()) // no allocation: v holds an interface
+	}
 	dyn := v.Elem()
 	dp := w.f.planFor(dyn.Type())
 	if dp.kind == kSkip {
@@ -420,4 +436,82 @@ func (w *walker) leaf(v reflect.Value, force, inMap bool) (out reflect.Value, ch
 		return np, true, false
 	}
 	return reflect.Zero(t), true, false
+}
+
+var (
+	mapStringAnyType = reflect.TypeFor[map[string]any]()
+	sliceAnyType     = reflect.TypeFor[[]any]()
+)
+
+// dryAny is the dry pass for a dynamic value. map[string]any and []any, the
+// shapes of decoded JSON, are walked without reflection, which reflection
+// cannot do without allocating; other types go through their plan.
+func (w *walker) dryAny(x any) bool {
+	switch x := x.(type) {
+	case nil, string, bool, float64, json.Number:
+		return false
+	case map[string]any:
+		if len(x) == 0 {
+			return false
+		}
+		e, first := w.enter(reflect.ValueOf(x).UnsafePointer(), mapStringAnyType, 0)
+		if !first {
+			w.depth--
+			return false // a back edge: the first visit reports
+		}
+		for k, v := range x {
+			var changed bool
+			if w.f.IsSensitive(k) {
+				changed = w.leafChanges(v)
+			} else {
+				changed = w.dryAny(v)
+			}
+			if changed {
+				w.leave(e, reflect.Value{}, true)
+				return true
+			}
+		}
+		w.leave(e, reflect.Value{}, false)
+		return false
+	case []any:
+		if len(x) == 0 {
+			return false
+		}
+		e, first := w.enter(unsafe.Pointer(unsafe.SliceData(x)), sliceAnyType, len(x))
+		if !first {
+			w.depth--
+			return false
+		}
+		for _, v := range x {
+			if w.dryAny(v) {
+				w.leave(e, reflect.Value{}, true)
+				return true
+			}
+		}
+		w.leave(e, reflect.Value{}, false)
+		return false
+	}
+	rv := reflect.ValueOf(x)
+	p := w.f.planFor(rv.Type())
+	if p.kind == kSkip {
+		return false
+	}
+	_, changed := w.walk(rv, p)
+	return changed
+}
+
+// leafChanges is leaf's decision for a dynamic value, without reflect.Value
+// allocations.
+func (w *walker) leafChanges(x any) bool {
+	switch x := x.(type) {
+	case nil, bool:
+		return false
+	case string:
+		return x != "" && (w.f.mode != Mask || x != w.f.replacement)
+	}
+	rv := reflect.ValueOf(x)
+	if rv.IsZero() || rv.Kind() == reflect.Bool {
+		return false
+	}
+	return w.f.mode != Mask || rv.Kind() != reflect.String || rv.String() != w.f.replacement
 }

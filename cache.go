@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/codec"
+	"github.com/aside-go/aside/internal/redact"
 	"github.com/aside-go/aside/keys"
 	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/memory"
@@ -69,6 +70,11 @@ type Options struct {
 	// Ignored when Codec is set.
 	Compression codec.Algorithm
 
+	// Redaction configures the filter that strips sensitive fields before
+	// anything is stored. nil means the default deny-list in Drop mode;
+	// &Redaction{Disabled: true} turns it off. See Redaction.
+	Redaction *Redaction
+
 	// Logger receives one debug line per operation and warnings for
 	// provider failures. Default: discard.
 	Logger *slog.Logger
@@ -91,6 +97,7 @@ type Cache struct {
 	p        provider.Provider
 	keys     *keys.Builder
 	codec    Codec
+	redact   *redact.Filter
 	log      *slog.Logger
 	ttl      time.Duration
 	swr      time.Duration
@@ -129,6 +136,9 @@ func New(o Options) (*Cache, error) {
 		jitter:   o.Jitter,
 		leaseTTL: orDefault(o.LeaseTTL, DefaultLeaseTTL),
 		tagTTL:   orDefault(o.TagTTL, DefaultTagTTL),
+	}
+	if c.redact, err = newRedactor(o.Redaction); err != nil {
+		return nil, err
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -229,6 +239,9 @@ func (c *Cache) Close() error {
 	c.bg.Wait()
 	return c.p.Close()
 }
+
+// DefaultTTL is the freshness of entries written without a TTL option.
+func (c *Cache) DefaultTTL() time.Duration { return c.ttl }
 
 // Provider returns the provider under the cache, for capability checks and
 // tools; writing through it bypasses tags, leases and stats.

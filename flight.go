@@ -41,9 +41,8 @@ type flight struct {
 type flightSetup struct {
 	// expect is what the flight will compare-and-swap from when it stores:
 	// its own lease, or the stale entry it refreshes; nil when it cannot
-	// store. expectAt is when that state was known to be in place.
-	expect   []byte
-	expectAt time.Time
+	// store. It was in place before loadStart.
+	expect []byte
 	// observed is what the leader's read saw, for flights that hold no lease.
 	observed  []byte
 	readErr   bool
@@ -52,9 +51,11 @@ type flightSetup struct {
 }
 
 // acceptable reports whether a caller that made observation o may take this
-// flight's result: whatever invalidation completed before the caller began
-// must also have come before the flight's loader began, or have kept the
-// flight from storing, in which case the caller must load again itself.
+// flight's result: every invalidation that completed before the caller began
+// must have completed before the flight's loader began. A caller that began
+// before the loader, or that still saw the flight's lease in place (a Delete
+// would have removed it) and the tag versions the flight stamped, is safe;
+// any other caller loads again itself.
 func (s *flightSetup) acceptable(o *observation) bool {
 	for i, t := range o.tags {
 		v := o.tagVers[i]
@@ -74,12 +75,10 @@ func (s *flightSetup) acceptable(o *observation) bool {
 		}
 	}
 	switch {
-	case !o.start.After(s.expectAt) && s.expect != nil:
-		return true // nothing the caller saw can postdate the flight's lease
+	case !o.start.After(s.loadStart):
+		return true // the loader began after anything the caller could have seen
 	case s.expect != nil && o.raw != nil && bytes.Equal(o.raw, s.expect):
-		return true // the lease (or refreshed entry) was still in place after the caller began
-	case s.expect == nil && !o.start.After(s.loadStart):
-		return true
+		return true // the flight's lease (or the entry it refreshes) was still in place after the caller began
 	case s.expect == nil && o.raw != nil && bytes.Equal(o.raw, s.observed):
 		return true // the same foreign lease or entry: nothing was deleted in between
 	case s.readErr && o.readErr:

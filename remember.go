@@ -226,26 +226,26 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 	case obs.readErr:
 		// The provider is failing; do not pile writes onto it.
 	case background && obs.state == stStale:
-		setup.expect, setup.expectAt = obs.raw, obs.start
+		setup.expect = obs.raw
 	case obs.state == stMissing:
-		lease, at := newLease(), time.Now()
+		lease := newLease()
 		existing, added, err := c.p.Add(ctx, skey, lease, c.leaseTTL)
 		switch {
 		case err != nil:
 			c.writeFailed(ctx, "ADD lease", key, err)
 		case added:
-			setup.expect, setup.expectAt = lease, at
+			setup.expect = lease
 		default:
 			setup.observed = existing
 		}
 	case obs.state == stInvalid || obs.state == stExpired || obs.state == stStale:
-		lease, at := newLease(), time.Now()
+		lease := newLease()
 		ok, err := c.p.CompareAndSwap(ctx, skey, obs.raw, lease, c.leaseTTL)
 		switch {
 		case err != nil:
 			c.writeFailed(ctx, "CAS lease", key, err)
 		case ok:
-			setup.expect, setup.expectAt = lease, at
+			setup.expect = lease
 		}
 	}
 	stamps, _, err := c.captureTags(ctx, obs.tags, obs.tagVers, time.Time{})
@@ -331,7 +331,11 @@ func (c *Cache) release(skey string, lease []byte) {
 	_, _ = c.p.CompareAndSwap(ctx, skey, lease, newLease(), time.Millisecond)
 }
 
+// encode redacts v and serializes it.
 func (c *Cache) encode(v any) (payload []byte, raw int, err error) {
+	if c.redact != nil {
+		v, _ = c.redact.Apply(v)
+	}
 	return c.codec.Marshal(nil, v)
 }
 

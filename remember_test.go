@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aside-go/aside"
+	"github.com/aside-go/aside/keys"
 )
 
 func TestRememberLoadsOnceThenHits(t *testing.T) {
@@ -284,4 +285,43 @@ func TestStaleIfErrorAnswersALoaderErrorWithTheLastValue(t *testing.T) {
 	require.NoError(t, c.InvalidateTags(ctx, "t"))
 	_, err = aside.Remember(ctx, c, "k", func(context.Context) (User, error) { return User{}, boom }, opts...)
 	require.ErrorIs(t, err, boom)
+}
+
+func TestSecretsNeverReachTheStoreAndHitMatchesMiss(t *testing.T) {
+	type Account struct {
+		User     User
+		Password string
+		APIKey   string `json:"api_key"`
+		Note     string `aside:"redact"`
+	}
+	f := newFaulty(t)
+	c := newCache(t, aside.Options{Provider: f})
+	ctx := context.Background()
+	in := Account{User: ada, Password: "hunter2", APIKey: "sk-live-42", Note: "private note"}
+	miss, err := aside.Remember(ctx, c, "acct", func(context.Context) (Account, error) { return in, nil })
+	require.NoError(t, err)
+	require.Equal(t, Account{User: ada}, miss, "the miss returns the redacted value")
+	require.Equal(t, "hunter2", in.Password, "the caller's value is untouched")
+	hit, err := aside.Remember(ctx, c, "acct", func(context.Context) (Account, error) { return in, nil })
+	require.NoError(t, err)
+	require.Equal(t, miss, hit)
+	sk, err := (&keys.Builder{}).Entry("acct")
+	require.NoError(t, err)
+	stored, err := f.Provider.Get(ctx, sk)
+	require.NoError(t, err)
+	for _, secret := range []string{"hunter2", "sk-live-42", "private note"} {
+		require.NotContains(t, string(stored), secret)
+	}
+	require.Contains(t, string(stored), "ada@example.com")
+
+	masked := newCache(t, aside.Options{Redaction: &aside.Redaction{Mode: aside.RedactMask, Add: []string{"bio"}}})
+	got, err := aside.Remember(ctx, masked, "acct", func(context.Context) (Account, error) { return in, nil })
+	require.NoError(t, err)
+	require.Equal(t, "[REDACTED]", got.Password)
+	require.Equal(t, "[REDACTED]", got.User.Bio)
+
+	off := newCache(t, aside.Options{Redaction: &aside.Redaction{Disabled: true}})
+	got, err = aside.Remember(ctx, off, "acct", func(context.Context) (Account, error) { return in, nil })
+	require.NoError(t, err)
+	require.Equal(t, in, got)
 }

@@ -195,14 +195,7 @@ type cacher struct {
 	routes      map[string]*route
 	alg         codec.Algorithm
 	enc         uint8 // stored body encoding for identity bodies
-	redactor    redactor
 	parsed      parsedCache
-}
-
-// redactor is the Cache's JSON redaction, discovered with a type assertion
-// so that this package works with Caches built before it existed.
-type redactor interface {
-	RedactJSON(body []byte) ([]byte, error)
 }
 
 func newCacher(cfg CacheConfig) (*cacher, error) {
@@ -275,7 +268,6 @@ func newCacher(cfg CacheConfig) (*cacher, error) {
 	}
 	m.bypass = canonical(bypass)
 	m.keyOpts = keys.RequestOptions{IgnoreQuery: cfg.IgnoreQuery, Headers: m.vary}
-	m.redactor, _ = any(cfg.Cache).(redactor)
 
 	var err error
 	if m.def, err = m.buildRoute(Route{}); err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
@@ -24,9 +23,6 @@ type built struct {
 	store  bool
 	failed bool // 500, 502, 503, 504 or a handler error: stale-if-error may answer
 }
-
-// defaultTTLer is the Cache's default TTL, when the Cache exposes it.
-type defaultTTLer interface{ DefaultTTL() time.Duration }
 
 func (m *cacher) build(ctx context.Context, k *call, cw *capture, herr error) built {
 	status := cw.status
@@ -67,9 +63,7 @@ func (m *cacher) build(ctx context.Context, k *call, cw *capture, herr error) bu
 
 	ttl := k.rt.ttl
 	if ttl == 0 {
-		if d, ok := any(m.cfg.Cache).(defaultTTLer); ok {
-			ttl = d.DefaultTTL()
-		}
+		ttl = m.cfg.Cache.DefaultTTL()
 	}
 	if m.honorOrigin && b.store {
 		if d, ok := lifetime(cc, h); ok {
@@ -86,7 +80,7 @@ func (m *cacher) build(ctx context.Context, k *call, cw *capture, herr error) bu
 		body = nil
 	}
 	// Redaction: a JSON body is stored (and by default served) redacted.
-	if m.redactor != nil && b.store && isJSON(h.Get("Content-Type")) && len(body) > 0 {
+	if b.store && isJSON(h.Get("Content-Type")) && len(body) > 0 {
 		red, err := m.redact(body, enc)
 		if err != nil {
 			b.store = false // cannot vouch for what it holds: never store it
@@ -133,7 +127,7 @@ func (m *cacher) build(ctx context.Context, k *call, cw *capture, herr error) bu
 // redact runs the Cache's JSON redaction over a body in coding enc.
 func (m *cacher) redact(body []byte, enc uint8) ([]byte, error) {
 	if enc == encIdentity {
-		return m.redactor.RedactJSON(body)
+		return m.cfg.Cache.RedactJSON(body)
 	}
 	alg := codec.Gzip
 	if enc == encZstd {
@@ -143,7 +137,7 @@ func (m *cacher) redact(body []byte, enc uint8) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	red, err := m.redactor.RedactJSON(plain)
+	red, err := m.cfg.Cache.RedactJSON(plain)
 	if err != nil {
 		return nil, err
 	}

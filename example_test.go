@@ -78,3 +78,32 @@ func ExampleFromEnv() {
 	// <nil>
 	// aside: bad configuration: CACHE_DEFAULT_TTL="soon": want seconds (3600) or a duration (1h)
 }
+
+func ExampleRedaction() {
+	type Account struct {
+		Email    string
+		Password string
+		APIKey   string
+		Nickname string `aside:"redact"`
+	}
+	ctx := context.Background()
+	load := func(context.Context) (Account, error) {
+		return Account{Email: "ada@example.com", Password: "hunter2", APIKey: "sk-42", Nickname: "countess"}, nil
+	}
+
+	// The default: sensitive fields are dropped before anything is stored,
+	// and the miss returns what later hits will return.
+	c, _ := aside.New(aside.Options{})
+	defer c.Close()
+	a, _ := aside.Remember(ctx, c, "account:1", load)
+	fmt.Printf("%+v\n", a)
+
+	// A custom rule: mask instead of drop, and treat "email" as sensitive too.
+	masked, _ := aside.New(aside.Options{Redaction: &aside.Redaction{Mode: aside.RedactMask, Add: []string{"email"}}})
+	defer masked.Close()
+	a, _ = aside.Remember(ctx, masked, "account:1", load)
+	fmt.Printf("%+v\n", a)
+	// Output:
+	// {Email:ada@example.com Password: APIKey: Nickname:}
+	// {Email:[REDACTED] Password:[REDACTED] APIKey:[REDACTED] Nickname:[REDACTED]}
+}

@@ -89,7 +89,7 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 		obs.state = stInvalid
 		return obs.failed(err)
 	}
-	switch now := time.Now().UnixMilli(); {
+	switch now := obs.start.UnixMilli(); {
 	case !ok:
 		obs.state = stInvalid
 	case now < env.freshUntil:

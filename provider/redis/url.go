@@ -47,16 +47,7 @@ func NewFromURL(rawURL string, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, redacted(err, rawURL, u)
 	}
-	opt.ContextTimeoutEnabled = true
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = dialTimeout
-	}
-	if opt.DialerRetries == 0 {
-		opt.DialerRetries = dialerRetries
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = maxRetries
-	}
+	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.DialerRetries, &opt.MaxRetries)
 	o.CloseClient = true
 	return New(goredis.NewClient(opt), o)
 }
@@ -106,16 +97,7 @@ func NewCluster(rawURL string, seeds []string, o Options) (*Provider, error) {
 	if len(opt.Addrs) == 0 {
 		return nil, fmt.Errorf("%w: no cluster address; give at least one seed host:port", ErrInvalidURL)
 	}
-	opt.ContextTimeoutEnabled = true
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = dialTimeout
-	}
-	if opt.DialerRetries == 0 {
-		opt.DialerRetries = dialerRetries
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = maxRetries
-	}
+	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.DialerRetries, &opt.MaxRetries)
 	o.CloseClient = true
 	return New(goredis.NewClusterClient(opt), o)
 }
@@ -175,4 +157,21 @@ func redacted(err error, rawURL string, u *url.URL) error {
 		}
 	}
 	return fmt.Errorf("%w: %s; expected %s", ErrInvalidURL, msg, urlForm)
+}
+
+// failFast gives a client this package builds its settings for a cache: the
+// caller's deadline reaches the socket, and a Redis that is down costs one
+// short dial, not a retry loop. It takes the fields, not the options, because
+// go-redis's single-node and cluster options are different types.
+func failFast(contextTimeout *bool, dial *time.Duration, dialRetries, retries *int) {
+	*contextTimeout = true
+	if *dial == 0 {
+		*dial = dialTimeout
+	}
+	if *dialRetries == 0 {
+		*dialRetries = dialerRetries
+	}
+	if *retries == 0 {
+		*retries = maxRetries
+	}
 }

@@ -25,6 +25,10 @@ type Options struct {
 	// or earlier if the caller's context ends first. Default
 	// [DefaultTimeout] (250 ms): a cache read that is slower than that is
 	// better treated as a miss.
+	//
+	// For a client given to [New], a wait for a free pooled connection is
+	// bounded by the client's own PoolTimeout (go-redis default: ReadTimeout
+	// + 1 s); clients this package builds set it to Timeout.
 	Timeout time.Duration
 
 	// ScanTimeout bounds each batch of DeletePattern: one SCAN, or one

@@ -134,9 +134,27 @@ func (p *Provider) bound(ctx context.Context, d time.Duration) (context.Context,
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
 		return ctx, noCancel, nil
 	}
+	if !p.watch {
+		// go-redis (ContextTimeoutEnabled) only reads the deadline, to set
+		// the dial and socket deadlines; it needs no timer to fire. A
+		// context that only reports one costs one small allocation instead
+		// of a timer and a cancel func on every call.
+		return deadline{ctx, time.Now().Add(d)}, noCancel, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, cancel, nil
 }
+
+// deadline is ctx with an earlier deadline that nothing waits on: Done and
+// Err are the parent's, and ctxErr reports DeadlineExceeded once it passes.
+// Only for clients that apply context deadlines to the socket; a wait for a
+// pooled connection is bounded by the client's PoolTimeout instead.
+type deadline struct {
+	context.Context
+	at time.Time
+}
+
+func (d deadline) Deadline() (time.Time, bool) { return d.at, true }
 
 // watch runs fn on its own goroutine and returns its result, or ctx's error
 // as soon as ctx ends. It exists for clients that ignore ctx on socket I/O:

@@ -47,7 +47,7 @@ func NewFromURL(rawURL string, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, redacted(err, rawURL, u)
 	}
-	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.DialerRetries, &opt.MaxRetries)
+	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.MaxRetries, o.Timeout)
 	o.CloseClient = true
 	return New(goredis.NewClient(opt), o)
 }
@@ -97,7 +97,7 @@ func NewCluster(rawURL string, seeds []string, o Options) (*Provider, error) {
 	if len(opt.Addrs) == 0 {
 		return nil, fmt.Errorf("%w: no cluster address; give at least one seed host:port", ErrInvalidURL)
 	}
-	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.DialerRetries, &opt.MaxRetries)
+	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.MaxRetries, o.Timeout)
 	o.CloseClient = true
 	return New(goredis.NewClusterClient(opt), o)
 }
@@ -163,8 +163,11 @@ func redacted(err error, rawURL string, u *url.URL) error {
 // caller's deadline reaches the socket, and a Redis that is down costs one
 // short dial, not a retry loop. It takes the fields, not the options, because
 // go-redis's single-node and cluster options are different types.
-func failFast(contextTimeout *bool, dial *time.Duration, dialRetries, retries *int) {
+func failFast(contextTimeout *bool, dial, pool *time.Duration, dialRetries, retries *int, timeout time.Duration) {
 	*contextTimeout = true
+	if *pool == 0 {
+		*pool = timeout // a saturated pool is a miss, not a 4 s wait
+	}
 	if *dial == 0 {
 		*dial = dialTimeout
 	}

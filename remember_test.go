@@ -325,3 +325,27 @@ func TestSecretsNeverReachTheStoreAndHitMatchesMiss(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, in, got)
 }
+
+func TestJitterSpreadsExpiry(t *testing.T) {
+	ctx := context.Background()
+	survivors := func(jitter float64) int {
+		c := newCache(t, aside.Options{Jitter: jitter})
+		for i := range 100 {
+			require.NoError(t, aside.Set(ctx, c, fmt.Sprint(i), i, aside.TTL(400*time.Millisecond)))
+		}
+		time.Sleep(200 * time.Millisecond)
+		n := 0
+		for i := range 100 {
+			if _, found, _ := aside.Get[int](ctx, c, fmt.Sprint(i)); found {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 100, survivors(0), "without jitter every entry outlives half its TTL")
+	// With Jitter 1 each TTL loses a uniform fraction: about half the entries
+	// are gone at half the TTL (all 100 surviving has probability 2^-100).
+	n := survivors(1)
+	require.Less(t, n, 90)
+	require.Positive(t, n)
+}

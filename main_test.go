@@ -1,0 +1,13 @@
+package aside_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// The Cache starts goroutines for loads and background refreshes; none may
+// outlive the tests' Close calls.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

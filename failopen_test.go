@@ -51,6 +51,9 @@ func TestGarbageFromTheProviderIsCountedDeletedAndLoadedAgain(t *testing.T) {
 	require.Equal(t, ada, u)
 	require.Equal(t, 1, loads)
 	require.EqualValues(t, 1, c.Stats().DecodeFailures)
+	_, found, err := aside.Get[User](ctx, c, "k")
+	require.NoError(t, err)
+	require.True(t, found, "the reload replaced the bad entry")
 }
 
 func TestAStoredValueThatDoesNotDecodeAsTheAskedTypeIsAMiss(t *testing.T) {

@@ -76,7 +76,7 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 	env, err := parseEnvelope(obs.raw)
 	if err != nil {
 		c.corrupt(ctx, skey, err)
-		obs.state = stInvalid
+		obs.state = stMissing // corrupt deleted it
 		return obs, nil
 	}
 	obs.env = env

@@ -114,7 +114,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	case stFresh, stStale:
 		if err := c.codec.Unmarshal(obs.env.payload, &v); err != nil {
 			c.corrupt(ctx, skey, err)
-			obs.state = stInvalid
+			obs.state = stMissing // corrupt deleted it: the loader may take a lease with Add
 			break
 		}
 		if obs.state == stStale {
@@ -276,14 +276,14 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 	ls.mu.Lock()
 	dynamic, noStore, ttl := ls.stamps, ls.noStore || ls.changed, ls.ttl
 	ls.mu.Unlock()
-	if len(dynamic) > 0 && !noStore {
-		// Tags named during the load: stamped when named; re-checked now so
-		// that one invalidated while the loader ran keeps this from storing.
-		if changed := c.tagsChanged(ctx, dynamic); changed {
-			noStore = true
-		}
+	changed := ls.changed
+	if len(dynamic) > 0 && !noStore && c.tagsChanged(ctx, dynamic) {
+		// Tags named during the load were stamped when named; one that was
+		// invalidated while the loader ran keeps this result from storing,
+		// and from reaching callers that began after the load did.
+		noStore, changed = true, true
 	}
-	f.changedDuringLoad = ls.changed
+	f.changedDuringLoad = changed
 	if setup.expect == nil || noStore {
 		c.release(skey, setup.expect)
 		return payload, nil

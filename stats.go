@@ -10,22 +10,22 @@ import (
 
 // Stats is a snapshot of a Cache's counters since New.
 type Stats struct {
-	Hits           int64 // reads served from the cache (StaleHits included)
-	StaleHits      int64 // hits served stale inside a stale-while-revalidate window
-	Misses         int64 // reads that found no usable entry
-	Sets           int64 // entries written
-	Deletes        int64 // entries removed by Delete
-	Loads          int64 // loader runs (stampede protection keeps this below Misses)
-	LoadErrors     int64 // loader runs that returned an error (never cached)
-	Errors         int64 // provider failures (each one read as a miss or a skipped write)
-	DecodeFailures int64 // stored bytes that could not be decoded (deleted, read as a miss)
-	Invalidations  int64 // tags invalidated by InvalidateTags
-	PatternDeletes int64 // entries removed by InvalidatePattern
-	RawBytes       int64 // serialized size of everything written, before compression
-	StoredBytes    int64 // bytes handed to the provider for those writes
+	Hits           int64 `json:"hits"`            // reads served from the cache (StaleHits included)
+	StaleHits      int64 `json:"stale_hits"`      // stale values served: in a stale-while-revalidate window (also in Hits) or for a failing loader (stale-if-error; that read is in Misses)
+	Misses         int64 `json:"misses"`          // reads that found no usable entry
+	Sets           int64 `json:"sets"`            // entries written
+	Deletes        int64 `json:"deletes"`         // entries removed by Delete
+	Loads          int64 `json:"loads"`           // loader runs (stampede protection keeps this below Misses)
+	LoadErrors     int64 `json:"load_errors"`     // loader runs that returned an error (never cached)
+	Errors         int64 `json:"errors"`          // provider failures (each one read as a miss or a skipped write)
+	DecodeFailures int64 `json:"decode_failures"` // stored bytes that could not be decoded (deleted, read as a miss)
+	Invalidations  int64 `json:"invalidations"`   // tags invalidated by InvalidateTags
+	PatternDeletes int64 `json:"pattern_deletes"` // entries removed by InvalidatePattern
+	RawBytes       int64 `json:"raw_bytes"`       // serialized size of everything written, before compression
+	StoredBytes    int64 `json:"stored_bytes"`    // bytes handed to the provider for those writes
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
-	Keys int64
+	Keys int64 `json:"keys"`
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.

@@ -39,7 +39,7 @@ type Routes interface {
 
 // RegisterAdmin adds, under r (mount it on a group such as e.Group("/_cache")):
 //
-//	GET  /stats       the Cache's Stats as JSON, with hit_rate
+//	GET  /stats       the Cache's Stats as JSON, with hit_rate and savings
 //	GET  /health      200 {"status":"ok"} when the provider answers a ping, else 503
 //	POST /invalidate  {"tags":["product:42"]} and/or {"pattern":"mw:http://*/products*"}
 //	                  behind the bearer token; only when Token is set
@@ -94,8 +94,8 @@ func (a *admin) auth(next echo.HandlerFunc) echo.HandlerFunc {
 
 type statsJSON struct {
 	aside.Stats
-	HitRate float64 `json:"HitRate"`
-	Savings float64 `json:"Savings"`
+	HitRate float64 `json:"hit_rate"`
+	Savings float64 `json:"savings"`
 }
 
 func (a *admin) stats(c echo.Context) error {

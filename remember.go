@@ -69,7 +69,7 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 		c.stats.errors.Add(1)
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
-	c.wrote(ctx, key, ttl, raw, len(entry))
+	c.wrote(ctx, key, ttl, raw, len(payload), len(entry))
 	return nil
 }
 
@@ -300,7 +300,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 			c.log.DebugContext(ctx, "cache SET skipped: invalidated while loading", "key", key)
 		}
 	default:
-		c.wrote(ctx, key, ttl, raw, len(entry))
+		c.wrote(ctx, key, ttl, raw, len(payload), len(entry))
 	}
 	return payload, nil
 }
@@ -360,7 +360,8 @@ func (c *Cache) miss(ctx context.Context, key string) {
 	}
 }
 
-func (c *Cache) wrote(ctx context.Context, key string, ttl time.Duration, raw, stored int) {
+func (c *Cache) wrote(ctx context.Context, key string, ttl time.Duration, raw, encoded, stored int) {
+	c.stats.encodedBytes.Add(int64(encoded))
 	c.stats.sets.Add(1)
 	c.stats.rawBytes.Add(int64(raw))
 	c.stats.storedBytes.Add(int64(stored))

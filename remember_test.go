@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -348,4 +349,16 @@ func TestJitterSpreadsExpiry(t *testing.T) {
 	n := survivors(1)
 	require.Less(t, n, 90)
 	require.Positive(t, n)
+}
+
+func TestStatsReportCompressionSavings(t *testing.T) {
+	c := newCache(t, aside.Options{})
+	ctx := context.Background()
+	big := strings.Repeat(`{"name":"product","price":10.99,"tags":["a","b"]},`, 200)
+	require.NoError(t, aside.Set(ctx, c, "page", big, aside.Tags("products")))
+	s := c.Stats()
+	require.Greater(t, s.RawBytes, int64(len(big)))
+	require.Less(t, s.EncodedBytes, s.RawBytes/4, "zstd shrinks repetitive JSON")
+	require.Greater(t, s.StoredBytes, s.EncodedBytes, "the envelope and tag stamp cost bytes too")
+	require.Greater(t, s.Savings(), 0.75)
 }

@@ -22,7 +22,8 @@ type Stats struct {
 	Invalidations  int64 `json:"invalidations"`   // tags invalidated by InvalidateTags
 	PatternDeletes int64 `json:"pattern_deletes"` // entries removed by InvalidatePattern
 	RawBytes       int64 `json:"raw_bytes"`       // serialized size of everything written, before compression
-	StoredBytes    int64 `json:"stored_bytes"`    // bytes handed to the provider for those writes
+	EncodedBytes   int64 `json:"encoded_bytes"`   // the codec's output for them: after compression
+	StoredBytes    int64 `json:"stored_bytes"`    // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
 	Keys int64 `json:"keys"`
@@ -36,18 +37,20 @@ func (s Stats) HitRate() float64 {
 	return float64(s.Hits) / float64(s.Hits+s.Misses)
 }
 
-// Savings is the fraction of raw bytes that compression saved, 0 to 1.
+// Savings is the fraction of serialized bytes that compression saved
+// (1 - EncodedBytes/RawBytes): 0 when nothing compressed, slightly negative
+// when only small values were written (each frame has a few bytes of header).
 func (s Stats) Savings() float64 {
 	if s.RawBytes == 0 {
 		return 0
 	}
-	return 1 - float64(s.StoredBytes)/float64(s.RawBytes)
+	return 1 - float64(s.EncodedBytes)/float64(s.RawBytes)
 }
 
 type counters struct {
 	hits, staleHits, misses, sets, deletes, loads, loadErrors atomic.Int64
 	errors, decodeFailures, invalidations, patternDeletes     atomic.Int64
-	rawBytes, storedBytes                                     atomic.Int64
+	rawBytes, encodedBytes, storedBytes                       atomic.Int64
 }
 
 // keyCountTimeout bounds the provider's key count inside Stats.
@@ -69,6 +72,7 @@ func (c *Cache) Stats() Stats {
 		Invalidations:  c.stats.invalidations.Load(),
 		PatternDeletes: c.stats.patternDeletes.Load(),
 		RawBytes:       c.stats.rawBytes.Load(),
+		EncodedBytes:   c.stats.encodedBytes.Load(),
 		StoredBytes:    c.stats.storedBytes.Load(),
 		Keys:           -1,
 	}

@@ -108,6 +108,7 @@ type Cache struct {
 
 	flights flightGroup
 	tagKeys tagKeyCache
+	hints   tagHints
 	stats   counters
 
 	closed   atomic.Bool

@@ -238,3 +238,31 @@ func TestTagsFromSeveralOptionsAllCount(t *testing.T) {
 	_, found, _ = aside.Get[int](ctx, c, "k", aside.Tags("a"))
 	require.False(t, found)
 }
+
+func TestATaggedHitIsOneRoundTripOnceItsTagsAreKnown(t *testing.T) {
+	f := newFaulty(t)
+	c := newCache(t, aside.Options{Provider: f})
+	ctx := context.Background()
+	require.NoError(t, aside.Set(ctx, c, "page", "v", aside.Tags("product:1", "products")))
+	calls := func(read func()) int64 {
+		before := f.calls.Load()
+		read()
+		return f.calls.Load() - before
+	}
+	get := func() {
+		_, found, err := aside.Get[string](ctx, c, "page")
+		require.NoError(t, err)
+		require.True(t, found)
+	}
+	require.EqualValues(t, 2, calls(get), "the first read learns the tags: entry, then their records")
+	require.EqualValues(t, 1, calls(get), "later reads fetch the records with the entry")
+	require.EqualValues(t, 1, calls(func() {
+		_, _, err := aside.Get[string](ctx, c, "page", aside.Tags("products"))
+		require.NoError(t, err)
+	}), "named tags and hinted ones in one read")
+
+	require.NoError(t, c.InvalidateTags(ctx, "product:1"))
+	_, found, err := aside.Get[string](ctx, c, "page")
+	require.NoError(t, err)
+	require.False(t, found, "the hint only saves a trip: stamps are still checked")
+}

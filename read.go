@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,11 @@ type observation struct {
 	readErr bool
 	tags    []string
 	tagVers []uint64 // current version of tags[i]; 0 = no record
+
+	// readTags are the tag records read with the entry: tags, then any
+	// hinted ones; readVers their versions (tagVers is its prefix).
+	readTags []string
+	readVers []uint64
 }
 
 // observe reads the entry at skey and the records of tags. Provider failures
@@ -39,34 +45,47 @@ type observation struct {
 // ending is returned as an error.
 func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr time.Duration) (observation, error) {
 	obs := observation{start: time.Now(), tags: tags}
-	if len(tags) == 0 {
+	// Tags the entry carried when this process last read it are read along
+	// with it, so that a tagged entry costs one round trip even when the
+	// caller does not name its tags (the HTTP middleware's, say). A wrong or
+	// missing hint costs a second round trip, never correctness: every stamp
+	// is still checked.
+	read := tags
+	if hint := c.hints.get(skey); hint != nil {
+		read = hint
+		if len(tags) > 0 {
+			read = append(slices.Clip(tags), hint...)
+		}
+	}
+	if len(read) == 0 {
 		raw, err := c.p.Get(ctx, skey)
 		if err != nil && !errors.Is(err, provider.ErrNotFound) {
 			return obs.failed(c.readFailed(ctx, "GET", err))
 		}
 		obs.raw = raw
 	} else {
-		ks := make([]string, 1+len(tags))
+		ks := make([]string, 1+len(read))
 		ks[0] = skey
-		for i, t := range tags {
+		for i, t := range read {
 			tk, err := c.tagKey(t)
 			if err != nil {
 				return obs, err
 			}
 			ks[1+i] = tk
 		}
+		vers := make([]uint64, len(read))
+		obs.readTags, obs.readVers = read, vers
+		obs.tagVers = vers[:len(tags)]
 		vals, err := c.p.GetMulti(ctx, ks)
 		if err != nil || len(vals) != len(ks) {
 			if err == nil {
 				err = fmt.Errorf("provider returned %d values for %d keys", len(vals), len(ks))
 			}
-			obs.tagVers = make([]uint64, len(tags))
 			return obs.failed(c.readFailed(ctx, "GET", err))
 		}
 		obs.raw = vals[0]
-		obs.tagVers = make([]uint64, len(tags))
 		for i, rec := range vals[1:] {
-			obs.tagVers[i], _ = parseTagRecord(rec)
+			vers[i], _ = parseTagRecord(rec)
 		}
 	}
 	if obs.raw == nil {
@@ -84,7 +103,7 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 		obs.state = stLease
 		return obs, nil
 	}
-	ok, err := c.stampsCurrent(ctx, env, &obs)
+	ok, err := c.stampsCurrent(ctx, skey, env, &obs)
 	if err != nil {
 		obs.state = stInvalid
 		return obs.failed(err)
@@ -125,7 +144,7 @@ func (obs observation) failed(err error) (observation, error) {
 // stampsCurrent reports whether every tag stamp in the entry still matches
 // its tag's record. Tags the caller named were read with the entry; others
 // cost one more round trip.
-func (c *Cache) stampsCurrent(ctx context.Context, env envelope, obs *observation) (bool, error) {
+func (c *Cache) stampsCurrent(ctx context.Context, skey string, env envelope, obs *observation) (bool, error) {
 	var extra []string
 	var extraVers []uint64
 	raw := env.tagsRaw
@@ -133,9 +152,9 @@ func (c *Cache) stampsCurrent(ctx context.Context, env envelope, obs *observatio
 		name, ver, rest := nextTag(raw)
 		raw = rest
 		found := false
-		for i, t := range obs.tags {
+		for i, t := range obs.readTags {
 			if t == string(name) {
-				if obs.tagVers[i] != ver {
+				if obs.readVers[i] != ver {
 					return false, nil
 				}
 				found = true
@@ -146,6 +165,9 @@ func (c *Cache) stampsCurrent(ctx context.Context, env envelope, obs *observatio
 			extra = append(extra, string(name))
 			extraVers = append(extraVers, ver)
 		}
+	}
+	if len(extra) > 0 {
+		c.hints.learn(skey, env, obs.tags)
 	}
 	if len(extra) == 0 {
 		return true, nil
@@ -227,4 +249,47 @@ const maxCachedTagKeys = 4096
 type tagKeyCache struct {
 	mu sync.RWMutex
 	m  map[string]string
+}
+
+// maxHints bounds the tag hints a Cache keeps (about 100 bytes each).
+const maxHints = 16384
+
+// tagHints remembers, per stored key, the tags its entry carried beyond
+// those the caller named, so the next read fetches their records with the
+// entry. Bounded; when full, an arbitrary hint makes room.
+type tagHints struct {
+	mu sync.RWMutex
+	m  map[string][]string
+}
+
+func (h *tagHints) get(skey string) []string {
+	h.mu.RLock()
+	t := h.m[skey]
+	h.mu.RUnlock()
+	return t
+}
+
+// learn records the entry's tags that the caller did not name.
+func (h *tagHints) learn(skey string, env envelope, named []string) {
+	var tags []string
+	raw := env.tagsRaw
+	for range env.nTags {
+		name, _, rest := nextTag(raw)
+		raw = rest
+		if !slices.Contains(named, string(name)) {
+			tags = append(tags, string(name))
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[string][]string)
+	}
+	if _, ok := h.m[skey]; !ok && len(h.m) >= maxHints {
+		for k := range h.m {
+			delete(h.m, k)
+			break
+		}
+	}
+	h.m[skey] = tags
 }

@@ -266,3 +266,22 @@ func TestATaggedHitIsOneRoundTripOnceItsTagsAreKnown(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, found, "the hint only saves a trip: stamps are still checked")
 }
+
+func TestRefreshingTellsABackgroundLoaderApart(t *testing.T) {
+	c := newCache(t, aside.Options{})
+	ctx := context.Background()
+	seen := make(chan bool, 4)
+	load := func(ctx context.Context) (int, error) {
+		seen <- aside.Refreshing(ctx)
+		return 1, nil
+	}
+	opts := []aside.Option{aside.TTL(20 * time.Millisecond), aside.StaleWhileRevalidate(time.Minute)}
+	_, err := aside.Remember(ctx, c, "k", load, opts...)
+	require.NoError(t, err)
+	require.False(t, <-seen, "a miss's loader runs for its caller")
+	time.Sleep(40 * time.Millisecond)
+	_, err = aside.Remember(ctx, c, "k", load, opts...)
+	require.NoError(t, err)
+	require.True(t, <-seen, "a stale hit's refresh runs in the background")
+	require.False(t, aside.Refreshing(ctx))
+}

@@ -260,7 +260,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 	setup.loadStart = time.Now()
 	c.flights.publish(f, setup)
 
-	ls := &loadState{c: c, start: setup.loadStart, ttl: o.ttl}
+	ls := &loadState{c: c, start: setup.loadStart, ttl: o.ttl, background: background}
 	c.stats.loads.Add(1)
 	v, err := p(context.WithValue(ctx, loadStateKey{}, ls))
 	if err != nil {

@@ -178,8 +178,9 @@ func (c *Cache) InvalidatePattern(ctx context.Context, glob string) (int, error)
 
 // loadState is what a running loader can add to its entry through its ctx.
 type loadState struct {
-	c     *Cache
-	start time.Time
+	c          *Cache
+	start      time.Time
+	background bool
 
 	mu      sync.Mutex
 	stamps  []stamp
@@ -232,6 +233,15 @@ func LoadTags(ctx context.Context, tags ...string) error {
 		return fmt.Errorf("%w: more than %d tags on one entry", ErrInvalidOption, maxTags)
 	}
 	return nil
+}
+
+// Refreshing reports whether ctx is the context of a loader that runs as a
+// background stale-while-revalidate refresh: the Remember call that started
+// it has already returned the stale value, so the loader must not use
+// anything that belongs to that caller (the HTTP middleware's request).
+func Refreshing(ctx context.Context) bool {
+	ls, err := loading(ctx)
+	return err == nil && ls.background
 }
 
 // LoadTTL sets the freshness of the entry a running loader is producing,

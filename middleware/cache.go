@@ -177,11 +177,12 @@ type call struct {
 	mu       sync.Mutex
 	phase    int
 	done     chan struct{}
-	snap     *snapshot // for a background revalidation after the request left
-	ran      bool      // this request's handler produced the flight's result
-	own      *entry    // what it produced, for its own client
-	streamed bool      // it went straight to this request's client
-	failed   int       // its status when the origin failed
+	left     chan struct{} // made by a waiting refresh; closed when the request leaves (phaseGone)
+	snap     *snapshot     // for a background revalidation after the request left
+	ran      bool          // this request's handler produced the flight's result
+	own      *entry        // what it produced, for its own client
+	streamed bool          // it went straight to this request's client
+	failed   int           // its status when the origin failed
 }
 
 // snapshot is what a background revalidation needs to run the handler on a
@@ -233,6 +234,9 @@ func (m *cacher) remember(c echo.Context, next echo.HandlerFunc, rt *route, key 
 	}
 	k.phase = phaseGone
 	ran, own, streamed, failed := k.ran, k.own, k.streamed, k.failed
+	if k.left != nil {
+		close(k.left)
+	}
 	k.mu.Unlock()
 
 	switch {
@@ -271,6 +275,24 @@ const deleteTimeout = 2e9
 
 // load is the loader given to aside.Remember.
 func (k *call) load(ctx context.Context) ([]byte, error) {
+	if aside.Refreshing(ctx) {
+		// A background refresh: Remember has returned (or is returning) the
+		// stale entry to the request, which may still be using its Context.
+		// Wait until it has left and handed over a snapshot.
+		k.mu.Lock()
+		if k.phase != phaseGone && k.left == nil {
+			k.left = make(chan struct{})
+		}
+		left := k.left
+		k.mu.Unlock()
+		if left != nil {
+			select {
+			case <-left:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+	}
 	k.mu.Lock()
 	switch k.phase {
 	case phaseIdle:

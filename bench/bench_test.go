@@ -97,8 +97,9 @@ func TestRedisHitsMeasureAndCleanUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, tb.skipped)
 	require.Len(t, tb.rows, 2)
-	require.NotNil(t, tb.raw)
-	require.Positive(t, tb.raw.serial.N)
+	require.Len(t, tb.raw, 2, "a raw GET reference before and after")
+	require.Positive(t, tb.raw[0].serial.N)
+	require.Positive(t, tb.raw[1].parallel.N)
 	require.Positive(t, tb.hitsChecked)
 
 	kb, err := keys.New(keys.Options{Namespace: redisNamespace})

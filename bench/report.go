@@ -205,14 +205,20 @@ func (r *report) writeHits(p printer) {
 	p("measurement fails the run). *Serial* is one goroutine; *parallel* is `b.RunParallel`, whose ns/op is wall\n")
 	p("time per operation over all goroutines (the inverse of throughput). *3 tags* passes `aside.Tags` with three\n")
 	p("tags, whose versions are checked on every hit. On Redis, the last two columns divide each row's ns/op by that\n")
-	p("of a bare go-redis GET of the same stored entry: 1.00 means aside adds nothing over the client.\n\n")
+	p("of a bare go-redis GET of the same stored entry (the mean of a run before and one after the aside rows; their\n")
+	p("spread shows the noise): 1.00 means aside adds nothing over the client.\n\n")
 	for _, tb := range r.hits {
 		p("### %s\n\n", tb.provider)
 		if tb.skipped != "" {
 			p("%s\n\n", tb.skipped)
 			continue
 		}
-		ratio := tb.raw != nil
+		ratio := len(tb.raw) > 0
+		var rawSerial, rawParallel float64 // the mean of the raw runs
+		for _, h := range tb.raw {
+			rawSerial += ns(h.serial) / float64(len(tb.raw))
+			rawParallel += ns(h.parallel) / float64(len(tb.raw))
+		}
 		p("| path | serial ns/op | allocs/op | B/op | parallel ns/op (%d goroutines) | allocs/op |", tb.goroutines)
 		if ratio {
 			p(" ÷ raw GET, serial | ÷ raw GET, parallel |")
@@ -222,15 +228,11 @@ func (r *report) writeHits(p printer) {
 			p(" ---: | ---: |")
 		}
 		p("\n")
-		rows := tb.rows
-		if ratio {
-			rows = append(rows[:len(rows):len(rows)], *tb.raw)
-		}
-		for _, h := range rows {
+		for _, h := range append(tb.rows[:len(tb.rows):len(tb.rows)], tb.raw...) {
 			p("| %s | %s | %d | %d | %s | %d |", h.name, nsop(h.serial), h.serial.AllocsPerOp(), h.serial.AllocedBytesPerOp(),
 				nsop(h.parallel), h.parallel.AllocsPerOp())
 			if ratio {
-				p(" %.2f | %.2f |", ns(h.serial)/ns(tb.raw.serial), ns(h.parallel)/ns(tb.raw.parallel))
+				p(" %.2f | %.2f |", ns(h.serial)/rawSerial, ns(h.parallel)/rawParallel)
 			}
 			p("\n")
 		}

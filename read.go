@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aside-go/aside/provider"
@@ -258,11 +259,15 @@ const maxHints = 16384
 // those the caller named, so the next read fetches their records with the
 // entry. Bounded; when full, an arbitrary hint makes room.
 type tagHints struct {
-	mu sync.RWMutex
-	m  map[string][]string
+	any atomic.Bool // false until the first hint: untagged caches skip the lock
+	mu  sync.RWMutex
+	m   map[string][]string
 }
 
 func (h *tagHints) get(skey string) []string {
+	if !h.any.Load() {
+		return nil
+	}
 	h.mu.RLock()
 	t := h.m[skey]
 	h.mu.RUnlock()
@@ -292,4 +297,5 @@ func (h *tagHints) learn(skey string, env envelope, named []string) {
 		}
 	}
 	h.m[skey] = tags
+	h.any.Store(true)
 }

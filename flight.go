@@ -101,8 +101,8 @@ func (g *flightGroup) join(key string, obs *observation, force bool, start func(
 	}
 	f = &flight{done: make(chan struct{}), waiters: 1}
 	g.m[key] = f
+	start(f) // under the lock: leave reads f.cancel, which start sets
 	g.mu.Unlock()
-	start(f)
 	return f, true
 }
 

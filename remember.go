@@ -194,7 +194,6 @@ func (c *Cache) refresh(ctx context.Context, key, skey string, obs observation, 
 		f.cancel = func() { stop(); cancel() }
 		go func() {
 			defer c.bg.Done()
-			defer f.cancel()
 			c.fly(lctx, key, skey, obs, o, p, f, true)
 		}()
 	})
@@ -210,6 +209,7 @@ func (c *Cache) refresh(ctx context.Context, key, skey string, obs observation, 
 // the loader and stores the result.
 func (c *Cache) fly(ctx context.Context, key, skey string, obs observation, o callOptions, p producer, f *flight, background bool) {
 	f.err = errGoexit
+	defer f.cancel() // the loader is done: release its context
 	defer c.flights.finish(skey, f)
 	defer func() {
 		if r := recover(); r != nil {

@@ -362,3 +362,23 @@ func TestStatsReportCompressionSavings(t *testing.T) {
 	require.Greater(t, s.StoredBytes, s.EncodedBytes, "the envelope and tag stamp cost bytes too")
 	require.Greater(t, s.Savings(), 0.75)
 }
+
+func TestCallersLeavingWhileALoadStartsIsSafe(t *testing.T) {
+	c := newCache(t, aside.Options{})
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			ctx := context.Background()
+			if i%2 == 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Duration(i%7)*time.Microsecond)
+				defer cancel()
+			}
+			_, _ = aside.Remember(ctx, c, fmt.Sprint("k", i%5), func(context.Context) (int, error) {
+				time.Sleep(time.Millisecond)
+				return i, nil
+			})
+		})
+	}
+	wg.Wait()
+}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"reflect"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -33,16 +34,44 @@ import (
 // A plan is built once per destination type. A type is supported only if
 // every type it reaches is: bool, ints, uints (not uintptr), floats,
 // strings, []byte and [N]byte, slices, arrays, pointers, maps with string
-// keys, and structs whose fields follow the naming rules ported in
-// fieldsOf. Anything else anywhere in the type (interfaces, a type
-// with a msgpack.CustomDecoder, msgpack.Unmarshaler,
-// encoding.BinaryUnmarshaler or encoding.TextUnmarshaler method, time.Time,
-// complex numbers, channels, funcs, embedded pointers, unexported embedded
-// structs, `intern` tags) makes the whole type go to vmihailenco/msgpack.
+// keys, structs whose fields follow the naming rules ported in fieldsOf,
+// time.Time (msgpack's ext type -1; fastdecode_iface.go) and empty
+// interfaces (decoded as DecodeInterface decodes them: int8 for a fixint,
+// uint16 for a uint16, float32 for a float32, []byte for bin, []any,
+// map[string]any, time.Time for ext -1). Anything else anywhere in the type
+// makes the whole type go to vmihailenco/msgpack: a type with a
+// msgpack.CustomDecoder, msgpack.Unmarshaler, encoding.BinaryUnmarshaler or
+// encoding.TextUnmarshaler method (so also a struct embedding time.Time),
+// interfaces with methods (error, fmt.Stringer), maps with non-string
+// keys, complex numbers, channels, funcs, embedded pointers, unexported
+// embedded structs, `intern` tags.
 //
-// Not detected: a decoder installed for a type with msgpack.Register or
-// msgpack.RegisterExtDecoder (raw functions, no method on the type). Such a
-// type would be decoded by the rules here instead of by that function.
+// Inside a supported type, msgpack still decodes two things, each from the
+// input's remaining bytes, with a panic turned into an error: an ext value
+// of a type other than -1 met by an interface (only msgpack knows which
+// ext types were registered; an unregistered one fails after its header),
+// and a value the caller stored in an interface before decoding, when it
+// is not a pointer to a supported type or one of the types DecodeInterface
+// produces.
+//
+// Where msgpack panics (nil into a time.Time; decoding into the non-pointer
+// content of a non-nil interface, as a repeated key does), the fast decoder
+// returns an error.
+//
+// msgpack's DecodeMapLen reads an ext header in front of a map as part of
+// the map, so a map destination decodes an ext's payload, which
+// checkMsgpack skipped as opaque bytes, as a map. msgpack then allocates
+// whatever lengths that payload claims (decodeSlice, DecodeMap and
+// decodeSliceValue, whose alloc limit is never applied in v5.4.1): a
+// dozen bytes can claim gigabytes. The fast decoder mirrors the misreading
+// but bounds every allocation by the bytes that remain, so on the fast path
+// such input fails without allocating. The hole remains wherever msgpack
+// decodes: types that fall back, and the two delegated cases above.
+//
+// Not detected: a decoder installed with msgpack.Register,
+// msgpack.RegisterExt or msgpack.RegisterExtDecoder for a plain type, for
+// time.Time, or for ext type -1. Such a type (or time) would be decoded by
+// the rules here instead of by that function.
 
 // plans maps a pointer type (what Unmarshal receives) to its *plan, or to
 // nil when the pointed-to type is not supported.
@@ -59,8 +88,22 @@ func planFor(v any) (*plan, unsafe.Pointer) {
 	if p == nil {
 		return nil, nil
 	}
+	// msgpack's Decode treats these two at the top level unlike anywhere
+	// else (fastdecode_iface.go).
+	switch e := t.Elem(); {
+	case e == timeType:
+		return timeTopPlan, p
+	case isEmptyInterface(e):
+		return ifaceTopPlan, p
+	}
+	return nestedPlan(t), p
+}
+
+// nestedPlan returns the plan for the type pointer type t points to, as
+// msgpack's getDecoder decodes it, or nil when it is not supported.
+func nestedPlan(t reflect.Type) *plan {
 	if pl, ok := plans.Load(t); ok {
-		return pl.(*plan), p
+		return pl.(*plan)
 	}
 	b := planBuilder{plans: map[reflect.Type]*plan{}}
 	pl, err := b.build(t.Elem())
@@ -68,7 +111,7 @@ func planFor(v any) (*plan, unsafe.Pointer) {
 		pl = nil
 	}
 	plans.Store(t, pl)
-	return pl, p
+	return pl
 }
 
 type planKind uint8
@@ -89,6 +132,11 @@ const (
 	kMapStringString
 	kMap // decodeMapValue with a string-kind key
 	kStruct
+	kTime           // time.Time: msgpack's registered ext decoder
+	kTimeTop        // *time.Time given to Unmarshal: Decoder.DecodeTime
+	kIface          // an empty interface: decodeInterfaceValue
+	kIfaceTop       // *interface{} given to Unmarshal: Decode
+	kMapStringIface // key string, value exactly interface{}: decodeMapStringInterfaceValue
 )
 
 // plan decodes one type.
@@ -156,7 +204,14 @@ func (b *planBuilder) build(t reflect.Type) (*plan, error) {
 	if pl, ok := b.plans[t]; ok {
 		return pl, nil
 	}
-	if hasDecodeMethods(t) {
+	if t == timeType { // its methods are not what msgpack uses: a registered ext decoder is
+		pl := &plan{kind: kTime, typ: t}
+		b.plans[t] = pl
+		return pl, nil
+	}
+	// *time.Time has time.Time's methods, but msgpack's getDecoder sees
+	// the registered time.Time first and decodes through the pointer.
+	if hasDecodeMethods(t) && (t.Kind() != reflect.Pointer || t.Elem() != timeType) {
 		return nil, errUnsupported
 	}
 	pl := &plan{typ: t}
@@ -207,18 +262,26 @@ func (b *planBuilder) build(t reflect.Type) (*plan, error) {
 		if _, err = b.build(t.Key()); err != nil {
 			return nil, err
 		}
-		if t.Key() == stringType && t.Elem() == stringType {
+		switch {
+		case t.Key() == stringType && t.Elem() == stringType:
 			pl.kind = kMapStringString
-		} else {
+		case t.Key() == stringType && t.Elem() == anyType:
+			pl.kind = kMapStringIface
+		default:
 			pl.kind = kMap
 			pl.elem, err = b.build(t.Elem())
 		}
 	case reflect.Struct:
 		pl.kind = kStruct
 		err = b.buildStruct(pl)
+	case reflect.Interface:
+		if t.NumMethod() != 0 {
+			return nil, errUnsupported // msgpack's error special case, and panics
+		}
+		pl.kind = kIface
 	default:
-		// Uintptr has no msgpack decoder at all; Interface, Complex, Chan,
-		// Func and UnsafePointer are not worth the risk.
+		// Uintptr has no msgpack decoder at all; Complex, Chan, Func and
+		// UnsafePointer are not worth the risk.
 		return nil, errUnsupported
 	}
 	if err != nil {
@@ -810,6 +873,18 @@ func (pl *plan) decode(b []byte, i int, p unsafe.Pointer) (int, error) {
 
 	case kStruct:
 		return pl.decodeStruct(b, i, p)
+
+	case kTime:
+		return decodeTimeExt(b, i, (*time.Time)(p))
+
+	case kTimeTop:
+		return decodeTimeTop(b, i, (*time.Time)(p))
+
+	case kIface, kIfaceTop: // every empty interface type has the layout of any
+		return decodeIface(b, i, (*any)(p), pl.kind == kIfaceTop)
+
+	case kMapStringIface:
+		return decodeMapStringAny(b, i, (*map[string]any)(p))
 	}
 	panic("codec: unknown plan kind")
 }

@@ -210,6 +210,18 @@ var fdCorpus = []reflect.Type{
 	reflect.TypeFor[*[]byte](),
 	reflect.TypeFor[*map[string][]fdInts](),
 	reflect.TypeFor[*time.Duration](),
+	reflect.TypeFor[*fdTimes](),
+	reflect.TypeFor[*fdAny](),
+	reflect.TypeFor[*any](),
+	reflect.TypeFor[*anyish](),
+	reflect.TypeFor[*map[string]any](),
+	reflect.TypeFor[*anyMap](),
+	reflect.TypeFor[*[]any](),
+	reflect.TypeFor[*[]map[string]any](),
+	reflect.TypeFor[*time.Time](),
+	reflect.TypeFor[**time.Time](),
+	reflect.TypeFor[*[]time.Time](),
+	reflect.TypeFor[*map[string]time.Time](),
 }
 
 // gen makes random values biased towards the edges: boundary integers,
@@ -265,8 +277,89 @@ func (g gen) float() float64 {
 	}
 }
 
+// time returns times in each of msgpack's three ext forms (4, 8 and 12
+// bytes), the zero time, and far dates, in assorted locations (which the
+// encoding drops).
+func (g gen) time() time.Time {
+	var t time.Time
+	switch g.r.IntN(7) {
+	case 0:
+		return time.Time{}
+	case 1:
+		t = time.Unix(g.r.Int64N(1<<32), 0)
+	case 2:
+		t = time.Unix(g.r.Int64N(1<<34), g.r.Int64N(1e9))
+	case 3:
+		t = time.Unix(g.r.Int64N(1<<40)-1<<39, g.r.Int64N(1e9))
+	case 4:
+		t = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	case 5:
+		t = time.Unix([]int64{0, -1, 1<<32 - 1, 1 << 32, 1<<34 - 1, 1 << 34, -62135596800}[g.r.IntN(7)], 0)
+	default:
+		t = time.Now()
+	}
+	return t.In([]*time.Location{time.UTC, time.Local, time.FixedZone("X", 3600)}[g.r.IntN(3)])
+}
+
+// anyValue returns what an interface may hold after a msgpack round trip
+// and before it (any integer type, times).
+func (g gen) anyValue(depth int) any {
+	n := 14
+	if depth > 3 {
+		n = 11
+	}
+	switch g.r.IntN(n) {
+	case 0:
+		return nil
+	case 1:
+		return g.r.IntN(2) == 0
+	case 2:
+		return g.int()
+	case 3:
+		return uint64(g.int())
+	case 4:
+		return float32(g.float())
+	case 5:
+		return g.float()
+	case 6:
+		return g.string()
+	case 7:
+		b := make([]byte, g.r.IntN(4))
+		for k := range b {
+			b[k] = byte(g.r.IntN(256))
+		}
+		return b
+	case 8:
+		return g.time()
+	case 9:
+		return int8(g.int())
+	case 10:
+		return int(g.int())
+	case 11:
+		s := make([]any, g.r.IntN(4))
+		for k := range s {
+			s[k] = g.anyValue(depth + 1)
+		}
+		return s
+	default:
+		m := map[string]any{}
+		for range g.r.IntN(4) {
+			m[g.string()] = g.anyValue(depth + 1)
+		}
+		return m
+	}
+}
+
 func (g gen) value(v reflect.Value, depth int) {
+	if v.Type() == timeType {
+		v.Set(reflect.ValueOf(g.time()))
+		return
+	}
 	switch v.Kind() {
+	case reflect.Interface:
+		if x := g.anyValue(depth); x != nil {
+			v.Set(reflect.ValueOf(x))
+		}
 	case reflect.Bool:
 		v.SetBool(g.r.IntN(2) == 0)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -350,7 +443,15 @@ func same(a, b reflect.Value) bool {
 	if a.Type() != b.Type() {
 		return false
 	}
+	if a.Type() == timeType {
+		return sameTime(a, b)
+	}
 	switch a.Kind() {
+	case reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return same(a.Elem(), b.Elem())
 	case reflect.Float32:
 		return math.Float32bits(float32(a.Float())) == math.Float32bits(float32(b.Float()))
 	case reflect.Float64:
@@ -407,6 +508,21 @@ func same(a, b reflect.Value) bool {
 	panic("same: unexpected kind " + a.Kind().String())
 }
 
+// sameTime compares times bit for bit (wall clock, seconds, location);
+// locations made by time.Parse for an offset are equal by name and offset.
+func sameTime(a, b reflect.Value) bool {
+	if a.Field(0).Uint() != b.Field(0).Uint() || a.Field(1).Int() != b.Field(1).Int() {
+		return false
+	}
+	if a.Field(2).Pointer() == b.Field(2).Pointer() {
+		return true
+	}
+	ta, tb := a.Interface().(time.Time), b.Interface().(time.Time)
+	na, oa := ta.Zone()
+	nb, ob := tb.Zone()
+	return ta.Location().String() == tb.Location().String() && na == nb && oa == ob
+}
+
 // clone deep-copies a value of a corpus type, sharing nothing, by decoding
 // its encoding with vmihailenco (which both decoders are then given).
 func clone(t *testing.T, v any) any {
@@ -428,13 +544,25 @@ func decodeBoth(t testing.TB, data []byte, fast, slow any) {
 		t.Fatalf("%T is not supported by the fast decoder", fast)
 	}
 	_, errFast := pl.decode(data, 0, p)
-	errSlow := msgpack.NewDecoder(bytes.NewReader(data)).Decode(slow)
+	errSlow := slowDecode(data, slow)
 	switch {
 	case (errFast == nil) != (errSlow == nil):
 		t.Fatalf("decoding %x into %T: fast decoder error %v, msgpack error %v", data, fast, errFast, errSlow)
 	case errFast == nil && !same(reflect.ValueOf(fast), reflect.ValueOf(slow)):
 		t.Fatalf("decoding %x into %T:\nfast    %s\nmsgpack %s", data, fast, dump(fast), dump(slow))
 	}
+}
+
+// slowDecode is vmihailenco/msgpack's Decode, with a panic (it panics on
+// some inputs) turned into an error: where msgpack panics the fast decoder
+// must fail.
+func slowDecode(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("msgpack panicked: %v", r)
+		}
+	}()
+	return msgpack.NewDecoder(bytes.NewReader(data)).Decode(v)
 }
 
 func dump(v any) string {
@@ -589,8 +717,9 @@ func TestFastDecodeMatchesMsgpackOnHandMadeInputs(t *testing.T) {
 
 // Types the fast decoder must leave to vmihailenco/msgpack.
 type (
-	withAny      struct{ A any }
-	withTime     struct{ T time.Time }
+	withError    struct{ E error }
+	withEmbTime  struct{ time.Time } // time.Time's methods are promoted
+	withStringer struct{ S fmt.Stringer }
 	withText     struct{ K textKey }
 	withIntMap   struct{ M map[int]string }
 	withEmbedPtr struct{ *Base }
@@ -637,8 +766,9 @@ func TestFastDecodeFallsBackForUnsupportedTypes(t *testing.T) {
 		name string
 		v    any // a value to encode; a new one of its type is decoded into
 	}{
-		{"an interface field", withAny{A: map[string]any{"x": []any{int8(1), "y"}}}},
-		{"a time.Time field", withTime{T: time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC)}},
+		{"an error field (an interface with methods)", withError{}},
+		{"a Stringer field", withStringer{S: nil}},
+		{"an embedded time.Time", withEmbTime{time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC)}},
 		{"a field with UnmarshalText", withText{K: "k"}},
 		{"a map with int keys", withIntMap{M: map[int]string{1: "a"}}},
 		{"an embedded pointer", withEmbedPtr{Base: &Base{ID: 1, Name: "n"}}},
@@ -648,8 +778,6 @@ func TestFastDecodeFallsBackForUnsupportedTypes(t *testing.T) {
 		{"a CustomDecoder field", withDecoder{D: customDec{N: 1}}},
 		{"a slice of Unmarshalers", withMarshaler{M: []marshalBase{{N: 1}, {N: 2}}}},
 		{"an embedded struct with MarshalBinary", withEmbedEnc{encBase{N: 4}}},
-		{"a top-level interface map", map[string]any{"a": 1}},
-		{"a top-level time", time.Unix(5, 0).UTC()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -717,41 +845,84 @@ var fuzzTypes = []reflect.Type{
 	reflect.TypeFor[*[]string](),
 	reflect.TypeFor[*map[string]string](),
 	reflect.TypeFor[*map[string][]fdInts](),
+	reflect.TypeFor[*fdTimes](),
+	reflect.TypeFor[*fdAny](),
+	reflect.TypeFor[*any](),
+	reflect.TypeFor[*map[string]any](),
+	reflect.TypeFor[*[]any](),
+	reflect.TypeFor[*time.Time](),
+	reflect.TypeFor[*holeStruct](),
+}
+
+// extOpensMap reports whether the well-formed msgpack in b has an ext value
+// that msgpack's DecodeMapLen, meeting it where a map is expected, would
+// read past its header into the payload: one whose payload is empty or
+// starts with a code mapLen accepts (nil or a map). From there msgpack reads
+// bytes checkMsgpack never checked as values.
+func extOpensMap(b []byte) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		var hdr, n int
+		switch {
+		case c >= 0xd4 && c <= 0xd8:
+			hdr, n = 2, 1<<(c-0xd4)
+		case c == 0xc7:
+			hdr, n = 3, int(b[i+1])
+		case c == 0xc8:
+			hdr, n = 4, int(binary.BigEndian.Uint16(b[i+1:]))
+		case c == 0xc9:
+			hdr, n = 6, int(binary.BigEndian.Uint32(b[i+1:]))
+		default:
+			i = nextValue(b, i)
+			continue
+		}
+		if n == 0 {
+			return true
+		}
+		if p := b[i+hdr]; p == 0xc0 || p >= 0x80 && p <= 0x8f || p == 0xde || p == 0xdf {
+			return true
+		}
+		i += hdr + n
+	}
+	return false
+}
+
+// nextValue steps over the value at b[i], or over the header of a
+// container (its elements are the values that follow).
+func nextValue(b []byte, i int) int {
+	c := b[i]
+	switch {
+	case c <= 0x9f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		return i + 1 // fixint, fixmap, fixarray, nil, bools
+	case c <= 0xbf:
+		return i + 1 + int(c&0x1f)
+	case c == 0xc4 || c == 0xd9:
+		return i + 2 + int(b[i+1])
+	case c == 0xc5 || c == 0xda:
+		return i + 3 + int(binary.BigEndian.Uint16(b[i+1:]))
+	case c == 0xc6 || c == 0xdb:
+		return i + 5 + int(binary.BigEndian.Uint32(b[i+1:]))
+	case c == 0xcc || c == 0xd0:
+		return i + 2
+	case c == 0xcd || c == 0xd1:
+		return i + 3
+	case c == 0xca || c == 0xce || c == 0xd2:
+		return i + 5
+	case c == 0xcb || c == 0xcf || c == 0xd3:
+		return i + 9
+	case c == 0xdc || c == 0xde:
+		return i + 3
+	default: // 0xdd, 0xdf
+		return i + 5
+	}
 }
 
 // hasExt reports whether the well-formed msgpack in b contains an ext
-// value. It steps through every value in order: container headers are
-// stepped over (their elements are the values that follow), everything
-// else with its payload.
+// value.
 func hasExt(b []byte) bool {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if (c >= 0xd4 && c <= 0xd8) || c == 0xc7 || c == 0xc8 || c == 0xc9 {
+	for i := 0; i < len(b); i = nextValue(b, i) {
+		if c := b[i]; (c >= 0xd4 && c <= 0xd8) || c == 0xc7 || c == 0xc8 || c == 0xc9 {
 			return true
-		}
-		switch {
-		case c <= 0x9f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-			i++ // fixint, fixmap, fixarray, nil, bools
-		case c <= 0xbf:
-			i += 1 + int(c&0x1f)
-		case c == 0xc4 || c == 0xd9:
-			i += 2 + int(b[i+1])
-		case c == 0xc5 || c == 0xda:
-			i += 3 + int(binary.BigEndian.Uint16(b[i+1:]))
-		case c == 0xc6 || c == 0xdb:
-			i += 5 + int(binary.BigEndian.Uint32(b[i+1:]))
-		case c == 0xcc || c == 0xd0:
-			i += 2
-		case c == 0xcd || c == 0xd1:
-			i += 3
-		case c == 0xca || c == 0xce || c == 0xd2:
-			i += 5
-		case c == 0xcb || c == 0xcf || c == 0xd3:
-			i += 9
-		case c == 0xdc || c == 0xde:
-			i += 3
-		default: // 0xdd, 0xdf
-			i += 5
 		}
 	}
 	return false
@@ -795,6 +966,9 @@ func FuzzFastDecode(f *testing.F) {
 	}
 	f.Add([]byte{0xd4, 0x01, 0x80})
 	f.Add([]byte{0x92, 0x01, 0xc0})
+	f.Add([]byte{0xc7, 0x08, 0x01, 0x81, 0xa1, 'k', 0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0x82, 0xa1, 'A', 0x91, 0x01, 0xa1, 'A', 0xdd, 0, 0, 0, 1, 1})
+	f.Add([]byte{0x81, 0xa1, 'T', 0xd6, 0xff, 0, 0, 0, 1})
 	olds := make([][]byte, len(fuzzTypes))
 	for k, pt := range fuzzTypes {
 		b, err := msgpack.Marshal(g.random(pt))
@@ -809,15 +983,19 @@ func FuzzFastDecode(f *testing.F) {
 		if checkMsgpack(data) != nil {
 			return
 		}
-		ext := hasExt(data)
+		opens := extOpensMap(data)
 		for k, pt := range fuzzTypes {
-			if ext && reachesMap(pt) {
+			if opens && reachesMap(pt) {
 				// msgpack reads an ext header in front of a map as part of
 				// the map (see "an ext header before a map" above), so the
 				// ext's payload is read as containers checkMsgpack never
-				// checked, and msgpack may allocate whatever they claim.
-				// The fast decoder refuses such claims; msgpack would make
-				// the fuzzer run out of memory.
+				// checked, and msgpack may allocate whatever they claim:
+				// it would make the fuzzer run out of memory. The fast
+				// decoder alone must stay within the input's size.
+				decode := func() { _ = Msgpack().Unmarshal(data, reflect.New(pt.Elem()).Interface()) }
+				if allocated := allocatedBy(decode); allocated > 1<<20+512*uint64(len(data)) {
+					t.Fatalf("Unmarshal %x into %s allocated %d bytes", data, pt, allocated)
+				}
 				continue
 			}
 			fast, slow := reflect.New(pt.Elem()).Interface(), reflect.New(pt.Elem()).Interface()
@@ -844,4 +1022,13 @@ func TestHasExt(t *testing.T) {
 	require.False(t, hasExt(enc(t, map[string]any{"a": []any{1, "x", 1.5, []byte("b")}})))
 	require.True(t, hasExt(enc(t, map[string]any{"a": []any{1, "x", time.Unix(1, 0)}})))
 	require.True(t, hasExt(enc(t, raw{0xd4, 0x01, 0x80})))
+}
+
+func TestExtOpensMap(t *testing.T) {
+	require.False(t, extOpensMap(enc(t, map[string]any{"a": []any{1, "x", 1.5, []byte("b")}})))
+	require.False(t, extOpensMap(enc(t, map[string]any{"a": []any{1, "x", time.Unix(1, 0)}})))
+	require.True(t, extOpensMap(enc(t, raw{0xd4, 0x01, 0x80})))
+	require.True(t, extOpensMap(enc(t, arrHdr(2), 1, raw{0xd6, 0x01, 0xc0, 1, 2, 3})))
+	require.True(t, extOpensMap(enc(t, arrHdr(2), raw{0xc7, 0x00, 0x01}, 1)))
+	require.True(t, extOpensMap(enc(t, raw{0xc8, 0x00, 0x03, 0x01, 0xde, 0x00, 0x00})))
 }

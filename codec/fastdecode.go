@@ -64,9 +64,11 @@ import (
 // whatever lengths that payload claims (decodeSlice, DecodeMap and
 // decodeSliceValue, whose alloc limit is never applied in v5.4.1): a
 // dozen bytes can claim gigabytes. The fast decoder mirrors the misreading
-// but bounds every allocation by the bytes that remain, so on the fast path
-// such input fails without allocating. The hole remains wherever msgpack
-// decodes: types that fall back, and the two delegated cases above.
+// but bounds every claim by the bytes that remain, and all the claims of
+// one call together by the input's length (see claim), so on the fast path
+// such input fails having allocated at most the input's length in
+// elements. The hole remains wherever msgpack decodes: types that fall
+// back, and the two delegated cases above.
 //
 // Not detected: a decoder installed with msgpack.Register,
 // msgpack.RegisterExt or msgpack.RegisterExtDecoder for a plain type, for
@@ -722,8 +724,57 @@ type sliceHeader struct {
 	cap  int
 }
 
-// decode decodes the value at b[i:] into the pl.typ at p.
-func (pl *plan) decode(b []byte, i int, p unsafe.Pointer) (int, error) {
+// unmarshal decodes the value at the start of b into the pl.typ at p and
+// returns the position after it. It is the entry point: it gives the call
+// its claim budget.
+func (pl *plan) unmarshal(b []byte, p unsafe.Pointer) (int, error) {
+	bud := len(b)
+	return pl.decode(b, 0, p, &bud)
+}
+
+// errOverclaim: the containers met so far claim more elements in total than
+// the input has bytes (see claim).
+var errOverclaim = fmt.Errorf("msgpack: containers claim more elements than the input has bytes: %w", io.ErrUnexpectedEOF)
+
+// claim charges n elements, about to be allocated because a container
+// claims them, against *bud, the elements one Unmarshal call may still
+// allocate from claims; it starts at the input's length.
+//
+// Checking each claim only against the bytes that remain is not enough:
+// in bytes checkMsgpack never walked as values (an ext payload a map
+// destination reads as a map, see decodeMapLen), every level of a
+// recursive type (a struct holding a slice of itself) can claim all the
+// remaining bytes before any element is read, and the allocations grow
+// with the square of the input's size. With one budget for the call they
+// stay linear: at most len(b) elements, each of its type's size.
+//
+// The budget fails only input msgpack fails on too. Every value the
+// decoder reads takes at least one byte of b (its code byte; nil too),
+// values are read one after another, and a container's elements are values
+// of their own, a map's being its keys and its values. So a decode that
+// succeeds reads at most len(b)-1 values below the top one, and only
+// elements that are then all read are charged: a slice's new elements
+// (those past the capacity it is decoded into, which is all of them for a
+// new slice; the ones below it may be values msgpack decodes from nothing,
+// in an interface the caller filled), a new map's keys and values,
+// a []any's elements and a map[string]any's keys and values. A struct's
+// map or array length, a fixed-size array's and a map already present
+// allocate nothing from the claim and are not charged; strings and bin
+// allocate at most the bytes they consume. The charged total therefore never
+// exceeds len(b) when decoding succeeds, and since the fast decoder fails
+// exactly where msgpack does, input that exceeds it fails in msgpack too,
+// which first allocates what it claims.
+func claim(bud *int, n int) error {
+	if n < 0 || n > *bud { // n < 0: a 32-bit int overflowed
+		return errOverclaim
+	}
+	*bud -= n
+	return nil
+}
+
+// decode decodes the value at b[i:] into the pl.typ at p, charging bud (see
+// claim).
+func (pl *plan) decode(b []byte, i int, p unsafe.Pointer, bud *int) (int, error) {
 	switch pl.kind {
 	case kString:
 		s, i, err := decodeString(b, i)
@@ -830,10 +881,10 @@ func (pl *plan) decode(b []byte, i int, p unsafe.Pointer) (int, error) {
 		return i + n, nil
 
 	case kStringSlice:
-		return decodeStringSlice(b, i, (*[]string)(p))
+		return decodeStringSlice(b, i, (*[]string)(p), bud)
 
 	case kSlice:
-		return pl.decodeSlice(b, i, p)
+		return pl.decodeSlice(b, i, p, bud)
 
 	case kArray:
 		c, i, err := readCode(b, i)
@@ -848,7 +899,7 @@ func (pl *plan) decode(b []byte, i int, p unsafe.Pointer) (int, error) {
 			return i, fmt.Errorf("%s len is %d, but msgpack has %d elements", pl.typ, pl.size, n)
 		}
 		for k := range n {
-			if i, err = pl.elem.decode(b, i, unsafe.Add(p, uintptr(k)*pl.esz)); err != nil {
+			if i, err = pl.elem.decode(b, i, unsafe.Add(p, uintptr(k)*pl.esz), bud); err != nil {
 				return i, err
 			}
 		}
@@ -863,16 +914,16 @@ func (pl *plan) decode(b []byte, i int, p unsafe.Pointer) (int, error) {
 		if *pp == nil {
 			*pp = reflect.New(pl.elem.typ).UnsafePointer()
 		}
-		return pl.elem.decode(b, i, *pp)
+		return pl.elem.decode(b, i, *pp, bud)
 
 	case kMapStringString:
-		return decodeMapStringString(b, i, (*map[string]string)(p))
+		return decodeMapStringString(b, i, (*map[string]string)(p), bud)
 
 	case kMap:
-		return pl.decodeMap(b, i, p)
+		return pl.decodeMap(b, i, p, bud)
 
 	case kStruct:
-		return pl.decodeStruct(b, i, p)
+		return pl.decodeStruct(b, i, p, bud)
 
 	case kTime:
 		return decodeTimeExt(b, i, (*time.Time)(p))
@@ -881,10 +932,10 @@ func (pl *plan) decode(b []byte, i int, p unsafe.Pointer) (int, error) {
 		return decodeTimeTop(b, i, (*time.Time)(p))
 
 	case kIface, kIfaceTop: // every empty interface type has the layout of any
-		return decodeIface(b, i, (*any)(p), pl.kind == kIfaceTop)
+		return decodeIface(b, i, (*any)(p), pl.kind == kIfaceTop, bud)
 
 	case kMapStringIface:
-		return decodeMapStringAny(b, i, (*map[string]any)(p))
+		return decodeMapStringAny(b, i, (*map[string]any)(p), bud)
 	}
 	panic("codec: unknown plan kind")
 }
@@ -919,7 +970,7 @@ func decodeBytes(b []byte, i int, dst *[]byte) (int, error) {
 }
 
 // decodeStringSlice is decodeStringSlicePtr: nil leaves dst alone.
-func decodeStringSlice(b []byte, i int, dst *[]string) (int, error) {
+func decodeStringSlice(b []byte, i int, dst *[]string, bud *int) (int, error) {
 	c, i, err := readCode(b, i)
 	if err != nil {
 		return i, err
@@ -935,6 +986,9 @@ func decodeStringSlice(b []byte, i int, dst *[]string) (int, error) {
 	if ss != nil && n <= cap(ss) {
 		ss = ss[:n]
 	} else {
+		if err = claim(bud, n); err != nil {
+			return i, err
+		}
 		ss = make([]string, n)
 	}
 	for k := range ss {
@@ -948,7 +1002,7 @@ func decodeStringSlice(b []byte, i int, dst *[]string) (int, error) {
 
 // decodeSlice is decodeSliceValue: nil gives nil, and elements are decoded
 // into what the slice (up to its capacity) already holds.
-func (pl *plan) decodeSlice(b []byte, i int, p unsafe.Pointer) (int, error) {
+func (pl *plan) decodeSlice(b []byte, i int, p unsafe.Pointer, bud *int) (int, error) {
 	c, i, err := readCode(b, i)
 	if err != nil {
 		return i, err
@@ -974,6 +1028,9 @@ func (pl *plan) decodeSlice(b []byte, i int, p unsafe.Pointer) (int, error) {
 		if n > len(b)-i {
 			return i, errEOF
 		}
+		if err = claim(bud, n-sh.cap); err != nil {
+			return i, err
+		}
 		grown := reflect.MakeSlice(pl.typ, n, n)
 		if sh.cap > 0 {
 			old := reflect.NewAt(pl.typ, p).Elem()
@@ -982,7 +1039,7 @@ func (pl *plan) decodeSlice(b []byte, i int, p unsafe.Pointer) (int, error) {
 		reflect.NewAt(pl.typ, p).Elem().Set(grown)
 	}
 	for k := range n {
-		if i, err = pl.elem.decode(b, i, unsafe.Add(sh.data, uintptr(k)*pl.esz)); err != nil {
+		if i, err = pl.elem.decode(b, i, unsafe.Add(sh.data, uintptr(k)*pl.esz), bud); err != nil {
 			return i, err
 		}
 	}
@@ -990,7 +1047,7 @@ func (pl *plan) decodeSlice(b []byte, i int, p unsafe.Pointer) (int, error) {
 }
 
 // decodeMapStringString is decodeMapStringStringPtr.
-func decodeMapStringString(b []byte, i int, dst *map[string]string) (int, error) {
+func decodeMapStringString(b []byte, i int, dst *map[string]string, bud *int) (int, error) {
 	n, i, err := decodeMapLen(b, i)
 	if err != nil {
 		return i, err
@@ -1001,6 +1058,9 @@ func decodeMapStringString(b []byte, i int, dst *map[string]string) (int, error)
 	}
 	m := *dst
 	if m == nil {
+		if err = claim(bud, 2*n); err != nil { // a key and a value per entry
+			return i, err
+		}
 		m = make(map[string]string, min(n, len(b)-i, 1e6))
 		*dst = m
 	}
@@ -1019,7 +1079,7 @@ func decodeMapStringString(b []byte, i int, dst *map[string]string) (int, error)
 
 // decodeMap is decodeMapValue for string-kind keys: every value is decoded
 // into a fresh zero value, never into the entry already present.
-func (pl *plan) decodeMap(b []byte, i int, p unsafe.Pointer) (int, error) {
+func (pl *plan) decodeMap(b []byte, i int, p unsafe.Pointer, bud *int) (int, error) {
 	n, i, err := decodeMapLen(b, i)
 	if err != nil {
 		return i, err
@@ -1030,6 +1090,9 @@ func (pl *plan) decodeMap(b []byte, i int, p unsafe.Pointer) (int, error) {
 		return i, nil
 	}
 	if m.IsNil() {
+		if err = claim(bud, 2*n); err != nil { // a key and a value per entry
+			return i, err
+		}
 		m.Set(reflect.MakeMapWithSize(pl.typ, min(n, len(b)-i, 1e6)))
 	}
 	key := reflect.New(pl.typ.Key()).Elem()
@@ -1040,7 +1103,7 @@ func (pl *plan) decodeMap(b []byte, i int, p unsafe.Pointer) (int, error) {
 		}
 		key.SetString(s)
 		val := reflect.New(pl.elem.typ)
-		if i, err = pl.elem.decode(b, i, val.UnsafePointer()); err != nil {
+		if i, err = pl.elem.decode(b, i, val.UnsafePointer(), bud); err != nil {
 			return i, err
 		}
 		m.SetMapIndex(key, val.Elem())
@@ -1050,7 +1113,7 @@ func (pl *plan) decodeMap(b []byte, i int, p unsafe.Pointer) (int, error) {
 
 // decodeStruct is decodeStructValue: a map by field name, or an array of
 // all fields in order; nil or an empty array zeroes the struct.
-func (pl *plan) decodeStruct(b []byte, i int, p unsafe.Pointer) (int, error) {
+func (pl *plan) decodeStruct(b []byte, i int, p unsafe.Pointer, bud *int) (int, error) {
 	c, i, err := readCode(b, i)
 	if err != nil {
 		return i, err
@@ -1091,7 +1154,7 @@ func (pl *plan) decodeStruct(b []byte, i int, p unsafe.Pointer) (int, error) {
 				}
 				continue
 			}
-			if i, err = f.plan.decode(b, i, unsafe.Add(p, f.offset)); err != nil {
+			if i, err = f.plan.decode(b, i, unsafe.Add(p, f.offset), bud); err != nil {
 				return i, err
 			}
 		}
@@ -1109,7 +1172,7 @@ func (pl *plan) decodeStruct(b []byte, i int, p unsafe.Pointer) (int, error) {
 		return i, errors.New("msgpack: number of fields in array-encoded struct has changed")
 	}
 	for _, f := range pl.fields {
-		if i, err = f.plan.decode(b, i, unsafe.Add(p, f.offset)); err != nil {
+		if i, err = f.plan.decode(b, i, unsafe.Add(p, f.offset), bud); err != nil {
 			return i, err
 		}
 	}

@@ -200,10 +200,13 @@ func stringAfterCode(b []byte, i int, c byte) (string, int, error) {
 // values the enclosing containers still expect after this one, and a
 // container claiming more elements than the remaining bytes can hold
 // beside them fails at once. That is exact: every value takes at least
-// one byte, so msgpack would fail too, after allocating. depth counts the
-// enclosing containers; past maxMsgpackDepth it fails where msgpack would
-// recurse on (input checkMsgpack walked never nests that deep).
-func decodeAny(b []byte, i, depth, pending int) (any, int, error) {
+// one byte, so msgpack would fail too, after allocating. pending starts
+// again at zero below a typed container (a []any field, say), so the
+// claims are also charged to the call's budget (bud, see claim). depth
+// counts the enclosing containers; past maxMsgpackDepth it fails where
+// msgpack would recurse on (input checkMsgpack walked never nests that
+// deep).
+func decodeAny(b []byte, i, depth, pending int, bud *int) (any, int, error) {
 	start := i
 	c, i, err := readCode(b, i)
 	if err != nil {
@@ -213,9 +216,9 @@ func decodeAny(b []byte, i, depth, pending int) (any, int, error) {
 	case c <= 0x7f || c >= 0xe0:
 		return int8(c), i, nil
 	case c <= 0x8f:
-		return decodeMapAny(b, start, depth+1, pending)
+		return decodeMapAny(b, start, depth+1, pending, bud)
 	case c <= 0x9f:
-		return decodeSliceAny(b, i, c, depth+1, pending)
+		return decodeSliceAny(b, i, c, depth+1, pending, bud)
 	case c <= 0xbf:
 		return anyString(stringAfterCode(b, i, c))
 	}
@@ -283,9 +286,9 @@ func decodeAny(b []byte, i, depth, pending int) (any, int, error) {
 	case 0xd9, 0xda, 0xdb:
 		return anyString(stringAfterCode(b, i, c))
 	case 0xdc, 0xdd:
-		return decodeSliceAny(b, i, c, depth+1, pending)
+		return decodeSliceAny(b, i, c, depth+1, pending, bud)
 	case 0xde, 0xdf:
-		return decodeMapAny(b, start, depth+1, pending)
+		return decodeMapAny(b, start, depth+1, pending, bud)
 	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9:
 		return decodeExtAny(b, start, i, c)
 	}
@@ -300,7 +303,7 @@ func anyString(s string, i int, err error) (any, int, error) {
 }
 
 // decodeSliceAny is Decoder.decodeSlice: a non-nil []any.
-func decodeSliceAny(b []byte, i int, c byte, depth, pending int) (any, int, error) {
+func decodeSliceAny(b []byte, i int, c byte, depth, pending int, bud *int) (any, int, error) {
 	if depth > maxMsgpackDepth {
 		return nil, i, errDepth
 	}
@@ -311,9 +314,12 @@ func decodeSliceAny(b []byte, i int, c byte, depth, pending int) (any, int, erro
 	if n > len(b)-i-pending {
 		return nil, i, errEOF
 	}
+	if err = claim(bud, n); err != nil {
+		return nil, i, err
+	}
 	s := make([]any, n)
 	for k := range s {
-		if s[k], i, err = decodeAny(b, i, depth, pending+n-1-k); err != nil {
+		if s[k], i, err = decodeAny(b, i, depth, pending+n-1-k, bud); err != nil {
 			return nil, i, err
 		}
 	}
@@ -323,7 +329,7 @@ func decodeSliceAny(b []byte, i int, c byte, depth, pending int) (any, int, erro
 // decodeMapAny is Decoder.DecodeMap: keys by DecodeString, values by
 // DecodeInterface, and like every map DecodeMapLen skips an ext header in
 // front of the map; nil gives a nil map.
-func decodeMapAny(b []byte, i, depth, pending int) (map[string]any, int, error) {
+func decodeMapAny(b []byte, i, depth, pending int, bud *int) (map[string]any, int, error) {
 	if depth > maxMsgpackDepth {
 		return nil, i, errDepth
 	}
@@ -334,6 +340,9 @@ func decodeMapAny(b []byte, i, depth, pending int) (map[string]any, int, error) 
 	if n > (len(b)-i-pending)/2 { // a key and a value per entry
 		return nil, i, errEOF
 	}
+	if err = claim(bud, 2*n); err != nil {
+		return nil, i, err
+	}
 	m := make(map[string]any, min(n, 1e6))
 	for e := range n {
 		var (
@@ -343,7 +352,7 @@ func decodeMapAny(b []byte, i, depth, pending int) (map[string]any, int, error) 
 		if k, i, err = decodeString(b, i); err != nil {
 			return nil, i, err
 		}
-		if v, i, err = decodeAny(b, i, depth, pending+2*(n-1-e)); err != nil {
+		if v, i, err = decodeAny(b, i, depth, pending+2*(n-1-e), bud); err != nil {
 			return nil, i, err
 		}
 		m[k] = v
@@ -353,8 +362,8 @@ func decodeMapAny(b []byte, i, depth, pending int) (map[string]any, int, error) 
 
 // decodeMapStringAny is decodeMapStringInterfacePtr: the map is replaced,
 // not merged into, and left alone when decoding fails.
-func decodeMapStringAny(b []byte, i int, dst *map[string]any) (int, error) {
-	m, i, err := decodeMapAny(b, i, 0, 0)
+func decodeMapStringAny(b []byte, i int, dst *map[string]any, bud *int) (int, error) {
+	m, i, err := decodeMapAny(b, i, 0, 0, bud)
 	if err != nil {
 		return i, err
 	}
@@ -398,10 +407,10 @@ func decodeExtAny(b []byte, start, i int, c byte) (any, int, error) {
 // it. A nil interface gets what DecodeInterface returns. A non-nil one is
 // decoded into: msgpack decodes into its content, which is addressable only
 // through a pointer.
-func decodeIface(b []byte, i int, dst *any, top bool) (int, error) {
+func decodeIface(b []byte, i int, dst *any, top bool, bud *int) (int, error) {
 	cur := *dst
 	if cur == nil {
-		v, i, err := decodeAny(b, i, 0, 0)
+		v, i, err := decodeAny(b, i, 0, 0, bud)
 		if err != nil {
 			return i, err
 		}
@@ -412,7 +421,7 @@ func decodeIface(b []byte, i int, dst *any, top bool) (int, error) {
 	}
 	rv := reflect.ValueOf(cur)
 	if rv.Kind() == reflect.Pointer {
-		return decodeThroughPointer(b, i, rv)
+		return decodeThroughPointer(b, i, rv, bud)
 	}
 	if top {
 		return i, fmt.Errorf("msgpack: Decode(non-pointer %s)", rv.Type())
@@ -434,7 +443,7 @@ func decodeIface(b []byte, i int, dst *any, top bool) (int, error) {
 // nothing (msgpack panics setting a non-nil pointer to nil), and a nil
 // pointer cannot be allocated (msgpack panics) unless the input is nil.
 // Without a plan, msgpack decodes it.
-func decodeThroughPointer(b []byte, i int, rv reflect.Value) (int, error) {
+func decodeThroughPointer(b []byte, i int, rv reflect.Value, bud *int) (int, error) {
 	pl := nestedPlan(rv.Type())
 	if pl == nil {
 		return delegate(b, i, func(d *msgpack.Decoder) error { return d.DecodeValue(rv) })
@@ -448,7 +457,7 @@ func decodeThroughPointer(b []byte, i int, rv reflect.Value) (int, error) {
 	if rv.IsNil() {
 		return i, errUnaddressable
 	}
-	return pl.decode(b, i, rv.UnsafePointer())
+	return pl.decode(b, i, rv.UnsafePointer(), bud)
 }
 
 // delegate runs fn, a vmihailenco/msgpack decode, on b[i:] and returns the

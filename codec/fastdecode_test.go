@@ -543,7 +543,7 @@ func decodeBoth(t testing.TB, data []byte, fast, slow any) {
 	if pl == nil {
 		t.Fatalf("%T is not supported by the fast decoder", fast)
 	}
-	_, errFast := pl.decode(data, 0, p)
+	_, errFast := pl.unmarshal(data, p)
 	errSlow := slowDecode(data, slow)
 	switch {
 	case (errFast == nil) != (errSlow == nil):
@@ -819,7 +819,7 @@ func TestFastDecodeRefusesHugeClaimsWithoutAllocating(t *testing.T) {
 			require.NotNil(t, pl)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			_, err := pl.decode(in, 0, p)
+			_, err := pl.unmarshal(in, p)
 			runtime.ReadMemStats(&after)
 			require.Error(t, err)
 			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<10), "%x into %T", in, v)

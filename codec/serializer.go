@@ -105,7 +105,7 @@ func (msgpackSerializer) Unmarshal(data []byte, v any) error {
 		return err
 	}
 	if pl, p := planFor(v); pl != nil {
-		if _, err := pl.decode(data, 0, p); err != nil {
+		if _, err := pl.unmarshal(data, p); err != nil {
 			return fmt.Errorf("aside: codec: msgpack decode into %T: %w", v, err)
 		}
 		return nil

@@ -128,6 +128,15 @@ func requireRecovers(t *testing.T, p *redis.Provider) {
 }
 
 func TestRedisStoppedAndRestartedFailsFastThenRecovers(t *testing.T) {
+	runOutage(t, (*redistest.Server).Stop, (*redistest.Server).Start, nil)
+}
+
+// runOutage takes a test-owned server down with down while every kind of
+// provider in outageProviders holds connections to it, requires each call to
+// fail fast (with wantErr when not nil), brings it back with up, and
+// requires the same provider to recover.
+func runOutage(t *testing.T, down, up func(*redistest.Server) error, wantErr error) {
+	t.Helper()
 	if _, err := redistest.Binary(); err != nil {
 		redistest.Unavailable(t, err.Error())
 	}
@@ -143,12 +152,12 @@ func TestRedisStoppedAndRestartedFailsFastThenRecovers(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if err := s.Stop(); err != nil {
+			if err := down(s); err != nil {
 				t.Fatal(err)
 			}
-			requireFailsFast(t, p, nil)
+			requireFailsFast(t, p, wantErr)
 
-			if err := s.Start(); err != nil {
+			if err := up(s); err != nil {
 				t.Fatal(err)
 			}
 			requireRecovers(t, p)

@@ -23,6 +23,14 @@ var (
 	ErrInvalidKey = errors.New("aside: provider: key is empty or longer than provider.MaxKeyLen")
 	// ErrTooLarge means the value exceeds what the adapter can store.
 	ErrTooLarge = errors.New("aside: provider: value too large")
+	// ErrWrongType means the key holds something the adapter does not store
+	// as a value (Redis WRONGTYPE: a hash, list or set under the key). The
+	// Cache treats it like a corrupt entry: it deletes the key and reloads.
+	ErrWrongType = errors.New("aside: provider: key holds a value of another type")
+	// ErrUnavailable means the call was refused without reaching the store,
+	// because a circuit breaker in front of it is open (the store failed
+	// repeatedly and is given time to recover). It fails instantly.
+	ErrUnavailable = errors.New("aside: provider: unavailable (circuit open)")
 )
 
 // Provider is the byte-level store contract. See the package documentation for

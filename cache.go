@@ -31,7 +31,6 @@ type Codec interface {
 const (
 	DefaultTTL      = time.Hour
 	DefaultLeaseTTL = 30 * time.Second
-	DefaultTagTTL   = 24 * time.Hour
 )
 
 // Options configure a Cache. The zero value is a working in-memory cache.
@@ -81,12 +80,8 @@ type Options struct {
 
 	// LeaseTTL bounds how long a loader holds the exclusive right to store
 	// its result; a loader slower than this still returns its value but does
-	// not store it. Default 30s.
+	// not store it (background refreshes included). Default 30s.
 	LeaseTTL time.Duration
-	// TagTTL is the lifetime of a tag's version record. Entries stamped with
-	// a record that has expired read as misses (never as stale hits), so keep
-	// it at least as long as your typical TTL. Default 24h.
-	TagTTL time.Duration
 }
 
 // Cache is a cache-aside facade over a provider. Use Get, Set and Remember
@@ -104,17 +99,54 @@ type Cache struct {
 	sie      time.Duration
 	jitter   float64
 	leaseTTL time.Duration
-	tagTTL   time.Duration
+	// maxLife is the longest lifetime (TTL plus stale windows) of an entry
+	// this Cache may have written, in nanoseconds: how long a pending
+	// invalidation stays worth retrying.
+	maxLife atomic.Int64
 
 	flights flightGroup
 	tagKeys tagKeyCache
 	hints   tagHints
+	pending pendingTags
 	stats   counters
 
 	closed   atomic.Bool
-	bg       sync.WaitGroup
+	workers  workers
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
+}
+
+// workers tracks the goroutines a Cache runs in the background (refreshes,
+// lease releases, invalidation retries), so that Close can stop and wait for
+// them, and none starts after Close.
+type workers struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// goBackground runs fn on a new goroutine unless the Cache is closed.
+func (w *workers) goBackground(fn func()) bool {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return false
+	}
+	w.wg.Add(1)
+	w.mu.Unlock()
+	go func() {
+		defer w.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// close refuses new work and waits for the running goroutines.
+func (w *workers) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.wg.Wait()
 }
 
 // New returns a Cache configured by o; see Options for the defaults.
@@ -136,8 +168,8 @@ func New(o Options) (*Cache, error) {
 		sie:      o.StaleIfError,
 		jitter:   o.Jitter,
 		leaseTTL: orDefault(o.LeaseTTL, DefaultLeaseTTL),
-		tagTTL:   orDefault(o.TagTTL, DefaultTagTTL),
 	}
+	c.maxLife.Store(int64(c.ttl + max(c.swr, c.sie)))
 	if c.redact, err = newRedactor(o.Redaction); err != nil {
 		return nil, err
 	}
@@ -181,8 +213,6 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: Jitter must be between 0 and 1", ErrInvalidOption)
 	case o.LeaseTTL < 0:
 		return fmt.Errorf("%w: LeaseTTL is negative", ErrInvalidOption)
-	case o.TagTTL < 0:
-		return fmt.Errorf("%w: TagTTL is negative", ErrInvalidOption)
 	case o.MemoryMaxBytes < 0:
 		return fmt.Errorf("%w: MemoryMaxBytes is negative", ErrInvalidOption)
 	}
@@ -237,7 +267,7 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.bgCancel()
-	c.bg.Wait()
+	c.workers.close()
 	return c.p.Close()
 }
 

@@ -8,9 +8,8 @@ import (
 
 func TestEnvelopeRoundTrip(t *testing.T) {
 	fresh := time.UnixMilli(1_800_000_000_123)
-	stamps := []stamp{{"user:42", 7}, {"", 1}, {"org:7", 1 << 63}}
-	b := appendEnvelopeHeader(nil, fresh, stamps)
-	b = append(b, "payload"...)
+	stamps := []stamp{{name: "user:42", version: 7}, {name: "", version: 1}, {name: "org:7", version: 1 << 63}}
+	b := newEntry(fresh, stamps, []byte("payload"))
 	e, err := parseEnvelope(b)
 	if err != nil {
 		t.Fatal(err)
@@ -39,10 +38,11 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 // them never panics, and whatever parses walks its tags within bounds.
 func FuzzParseEnvelope(f *testing.F) {
 	f.Add(newLease())
-	f.Add(append(appendEnvelopeHeader(nil, time.Now(), []stamp{{"a", 1}, {"bb", 2}}), 1, 2, 3))
-	f.Add(appendEnvelopeHeader(nil, time.Time{}, nil))
-	f.Add([]byte{envMagic, envVersion, kindValue, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	f.Add([]byte{envMagic, envVersion, kindValue, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(newEntry(time.Now(), []stamp{{name: "a", version: 1}, {name: "bb", version: 2}}, []byte{1, 2, 3}))
+	f.Add(newEntry(time.Time{}, nil, nil))
+	f.Add(newTagRecord(time.Now(), time.Now().Add(time.Hour)))
+	f.Add([]byte{envMagic, envV1, kindValue, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{envMagic, envV1, kindValue, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := parseEnvelope(b)
 		if err != nil {
@@ -61,6 +61,69 @@ func FuzzParseEnvelope(f *testing.F) {
 		if !bytes.HasSuffix(b, e.payload) {
 			t.Fatal("payload is not the tail of the entry")
 		}
-		_, _ = parseTagRecord(b)
+		if r, st := parseTagRecord(b); st == recOK && r.version == 0 {
+			t.Fatal("a record parsed with version 0")
+		}
 	})
+}
+
+func TestEveryFlippedBitOfAnEntryIsDetected(t *testing.T) {
+	stamps := []stamp{{name: "user:42", version: 7}, {name: "org:7", version: 99}}
+	b := newEntry(time.UnixMilli(1_800_000_000_123), stamps, []byte("a codec frame of some length"))
+	for i := 3; i < len(b); i++ { // bytes 0-2 are checked by value
+		for bit := range 8 {
+			d := bytes.Clone(b)
+			d[i] ^= 1 << bit
+			if _, err := parseEnvelope(d); err == nil {
+				t.Fatalf("a flip of bit %d of byte %d went unnoticed", bit, i)
+			}
+		}
+	}
+	for i := range 3 {
+		for bit := range 8 {
+			d := bytes.Clone(b)
+			d[i] ^= 1 << bit
+			if e, err := parseEnvelope(d); err == nil && e.kind == kindValue {
+				t.Fatalf("a flip of bit %d of header byte %d parsed as a value", bit, i)
+			}
+		}
+	}
+}
+
+func TestEveryFlippedBitOfATagRecordIsDetected(t *testing.T) {
+	b := newTagRecord(time.Unix(1_800_000_000, 5), time.Unix(1_800_000_100, 0))
+	want, st := parseTagRecord(b)
+	if st != recOK {
+		t.Fatal("a fresh record does not parse")
+	}
+	for i := range b {
+		for bit := range 8 {
+			d := bytes.Clone(b)
+			d[i] ^= 1 << bit
+			if r, st := parseTagRecord(d); st == recOK || r.version != 0 {
+				t.Fatalf("a flip of bit %d of byte %d read as %+v (was %+v)", bit, i, r, want)
+			}
+		}
+	}
+}
+
+func TestVersionOneEntriesAndRecordsAreStillRead(t *testing.T) {
+	v1 := []byte{envMagic, envV1, kindValue, 0x05, 0x01, 0x01, 'a'}
+	v1 = append(v1, 7, 0, 0, 0, 0, 0, 0, 0)
+	v1 = append(v1, "frame"...)
+	e, err := parseEnvelope(v1)
+	if err != nil || e.freshUntil != 5 || e.nTags != 1 || string(e.payload) != "frame" {
+		t.Fatalf("version-1 entry parsed as %+v, %v", e, err)
+	}
+	rec := make([]byte, tagRecordV1Len)
+	rec[0] = 9
+	if r, st := parseTagRecord(rec); st != recOK || r.version != 9 || r.keptUntil != 0 {
+		t.Fatalf("version-1 record parsed as %+v, %v", r, st)
+	}
+	if _, st := parseTagRecord(nil); st != recMissing {
+		t.Fatal("nil is not a missing record")
+	}
+	if _, st := parseTagRecord([]byte("garbage")); st != recGarbled {
+		t.Fatal("garbage is not a garbled record")
+	}
 }

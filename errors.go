@@ -8,9 +8,6 @@ import (
 // Errors returned by the Cache. Wrapped errors keep these as their chain's
 // root, so test with errors.Is.
 var (
-	// ErrNotFound is returned by Get when the key has no live entry. Get also
-	// reports found=false, so most callers never look at it.
-	ErrNotFound = errors.New("aside: not found")
 	// ErrClosed is returned by every operation on a closed Cache.
 	ErrClosed = errors.New("aside: cache is closed")
 	// ErrInvalidOption means a per-call option or an Options field is out of
@@ -24,8 +21,10 @@ var (
 	// ErrNotSupported means the provider lacks an ability an operation needs
 	// (for example InvalidatePattern on a provider without PatternDeleter).
 	ErrNotSupported = errors.New("aside: not supported by this provider")
-	// ErrCorruptEntry is counted (and the entry deleted) when stored bytes are
-	// not a valid entry; callers see a miss, never this error.
+	// ErrCorruptEntry wraps the error of a tagged Set whose tag record is
+	// garbled and could not be replaced (someone keeps writing garbage under
+	// the tag's key). A read never returns it: bytes that are not a valid
+	// entry are counted in Stats.DecodeFailures, deleted, and read as a miss.
 	ErrCorruptEntry = errors.New("aside: corrupt cache entry")
 )
 

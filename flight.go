@@ -57,6 +57,12 @@ type flightSetup struct {
 // would have removed it) and the tag versions the flight stamped, is safe;
 // any other caller loads again itself.
 func (s *flightSetup) acceptable(o *observation) bool {
+	if s.readErr && o.readErr {
+		// The store is failing for both: nothing can be stored, and an
+		// invalidation needs the store too. Keep collapsing loads, so that
+		// an outage of the cache does not multiply the load on the origin.
+		return true
+	}
 	for i, t := range o.tags {
 		v := o.tagVers[i]
 		found := false
@@ -81,8 +87,6 @@ func (s *flightSetup) acceptable(o *observation) bool {
 		return true // the flight's lease (or the entry it refreshes) was still in place after the caller began
 	case s.expect == nil && o.raw != nil && bytes.Equal(o.raw, s.observed):
 		return true // the same foreign lease or entry: nothing was deleted in between
-	case s.readErr && o.readErr:
-		return true // the provider is failing: invalidations fail too, keep collapsing loads
 	}
 	return false
 }

@@ -3,6 +3,7 @@ package aside_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,6 +44,12 @@ type faulty struct {
 	garbage atomic.Bool
 	stall   atomic.Int64 // nanoseconds each call waits (bounded by ctx)
 	calls   atomic.Int64
+	// failIf, when set, fails the calls it picks by operation name ("Get",
+	// "Add", ...) and first key; wrongType makes Get report
+	// provider.ErrWrongType.
+	failIf    atomic.Pointer[func(op, key string) bool]
+	wrongType atomic.Bool
+	ops       sync.Map // op name -> *atomic.Int64
 }
 
 var errDown = errors.New("provider down")
@@ -53,8 +60,31 @@ func newFaulty(t testing.TB) *faulty {
 	return &faulty{Provider: m}
 }
 
-func (f *faulty) gate(ctx context.Context) error {
+// count returns how many times op was called.
+func (f *faulty) count(op string) int64 {
+	n, ok := f.ops.Load(op)
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int64).Load()
+}
+
+// failWhen makes the calls pick chooses fail (nil: none).
+func (f *faulty) failWhen(pick func(op, key string) bool) {
+	if pick == nil {
+		f.failIf.Store(nil)
+		return
+	}
+	f.failIf.Store(&pick)
+}
+
+func (f *faulty) gate(ctx context.Context, op, key string) error {
 	f.calls.Add(1)
+	n, _ := f.ops.LoadOrStore(op, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	if pick := f.failIf.Load(); pick != nil && (*pick)(op, key) {
+		return errDown
+	}
 	if d := time.Duration(f.stall.Load()); d > 0 {
 		select {
 		case <-time.After(d):
@@ -69,8 +99,11 @@ func (f *faulty) gate(ctx context.Context) error {
 }
 
 func (f *faulty) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := f.gate(ctx); err != nil {
+	if err := f.gate(ctx, "Get", key); err != nil {
 		return nil, err
+	}
+	if f.wrongType.Load() {
+		return nil, provider.ErrWrongType
 	}
 	if f.garbage.Load() {
 		if _, err := f.Provider.Get(ctx, key); err != nil {
@@ -82,36 +115,43 @@ func (f *faulty) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (f *faulty) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
-	if err := f.gate(ctx); err != nil {
+	if err := f.gate(ctx, "GetMulti", keys[0]); err != nil {
 		return nil, err
 	}
 	return f.Provider.GetMulti(ctx, keys)
 }
 
 func (f *faulty) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
-	if err := f.gate(ctx); err != nil {
+	if err := f.gate(ctx, "Set", key); err != nil {
 		return err
 	}
 	return f.Provider.Set(ctx, key, v, ttl)
 }
 
 func (f *faulty) Add(ctx context.Context, key string, v []byte, ttl time.Duration) ([]byte, bool, error) {
-	if err := f.gate(ctx); err != nil {
+	if err := f.gate(ctx, "Add", key); err != nil {
 		return nil, false, err
 	}
 	return f.Provider.Add(ctx, key, v, ttl)
 }
 
 func (f *faulty) CompareAndSwap(ctx context.Context, key string, old, v []byte, ttl time.Duration) (bool, error) {
-	if err := f.gate(ctx); err != nil {
+	if err := f.gate(ctx, "CompareAndSwap", key); err != nil {
 		return false, err
 	}
 	return f.Provider.CompareAndSwap(ctx, key, old, v, ttl)
 }
 
 func (f *faulty) Delete(ctx context.Context, keys ...string) (int, error) {
-	if err := f.gate(ctx); err != nil {
+	if err := f.gate(ctx, "Delete", firstKey(keys)); err != nil {
 		return 0, err
 	}
 	return f.Provider.Delete(ctx, keys...)
+}
+
+func firstKey(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
 }

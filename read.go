@@ -36,9 +36,11 @@ type observation struct {
 	tagVers []uint64 // current version of tags[i]; 0 = no record
 
 	// readTags are the tag records read with the entry: tags, then any
-	// hinted ones; readVers their versions (tagVers is its prefix).
+	// hinted ones; readVers their versions (tagVers is its prefix) and
+	// readRecs the bytes read (readRecs[i] nil: no record).
 	readTags []string
 	readVers []uint64
+	readRecs [][]byte
 }
 
 // observe reads the entry at skey and the records of tags. Provider failures
@@ -60,7 +62,12 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 	}
 	if len(read) == 0 {
 		raw, err := c.p.Get(ctx, skey)
-		if err != nil && !errors.Is(err, provider.ErrNotFound) {
+		switch {
+		case err == nil, errors.Is(err, provider.ErrNotFound):
+		case errors.Is(err, provider.ErrWrongType):
+			c.corrupt(ctx, skey, err) // not ours to keep: deleted, then loaded afresh
+			return obs, nil
+		default:
 			return obs.failed(c.readFailed(ctx, "GET", err))
 		}
 		obs.raw = raw
@@ -85,8 +92,9 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 			return obs.failed(c.readFailed(ctx, "GET", err))
 		}
 		obs.raw = vals[0]
-		for i, rec := range vals[1:] {
-			vers[i], _ = parseTagRecord(rec)
+		obs.readRecs = vals[1:]
+		for i, rec := range obs.readRecs {
+			vers[i] = recordVersion(rec)
 		}
 	}
 	if obs.raw == nil {
@@ -110,7 +118,7 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 		return obs.failed(err)
 	}
 	switch now := obs.start.UnixMilli(); {
-	case !ok:
+	case !ok || c.pending.covers(env):
 		obs.state = stInvalid
 	case now < env.freshUntil:
 		obs.state = stFresh
@@ -189,7 +197,7 @@ func (c *Cache) stampsCurrent(ctx context.Context, skey string, env envelope, ob
 		return false, c.readFailed(ctx, "GET tags", err)
 	}
 	for i, rec := range vals {
-		if v, _ := parseTagRecord(rec); v != extraVers[i] {
+		if recordVersion(rec) != extraVers[i] {
 			return false, nil
 		}
 	}
@@ -252,16 +260,22 @@ type tagKeyCache struct {
 	m  map[string]string
 }
 
-// maxHints bounds the tag hints a Cache keeps (about 100 bytes each).
-const maxHints = 16384
+// Bounds of the tag hints a Cache keeps: a count, and bytes (the keys and
+// tag names held, about what they cost in memory). When either is reached,
+// arbitrary hints make room: a missing hint only costs a second round trip.
+const (
+	maxHints     = 16384
+	maxHintBytes = 4 << 20
+)
 
 // tagHints remembers, per stored key, the tags its entry carried beyond
 // those the caller named, so the next read fetches their records with the
-// entry. Bounded; when full, an arbitrary hint makes room.
+// entry. Bounded by maxHints and maxHintBytes.
 type tagHints struct {
-	any atomic.Bool // false until the first hint: untagged caches skip the lock
-	mu  sync.RWMutex
-	m   map[string][]string
+	any   atomic.Bool // false until the first hint: untagged caches skip the lock
+	mu    sync.RWMutex
+	m     map[string][]string
+	bytes int
 }
 
 func (h *tagHints) get(skey string) []string {
@@ -272,6 +286,14 @@ func (h *tagHints) get(skey string) []string {
 	t := h.m[skey]
 	h.mu.RUnlock()
 	return t
+}
+
+func hintSize(skey string, tags []string) int {
+	n := len(skey) + 64
+	for _, t := range tags {
+		n += len(t) + 16
+	}
+	return n
 }
 
 // learn records the entry's tags that the caller did not name.
@@ -285,17 +307,27 @@ func (h *tagHints) learn(skey string, env envelope, named []string) {
 			tags = append(tags, string(name))
 		}
 	}
+	size := hintSize(skey, tags)
+	if size > maxHintBytes/64 {
+		return // one hint may not take a large share of the budget
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
 		h.m = make(map[string][]string)
 	}
-	if _, ok := h.m[skey]; !ok && len(h.m) >= maxHints {
-		for k := range h.m {
-			delete(h.m, k)
+	if old, ok := h.m[skey]; ok {
+		h.bytes -= hintSize(skey, old)
+		delete(h.m, skey)
+	}
+	for k, v := range h.m {
+		if len(h.m) < maxHints && h.bytes+size <= maxHintBytes {
 			break
 		}
+		h.bytes -= hintSize(k, v)
+		delete(h.m, k)
 	}
 	h.m[skey] = tags
+	h.bytes += size
 	h.any.Store(true)
 }

@@ -2,9 +2,13 @@ package aside
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"time"
+
+	"github.com/aside-go/aside/provider"
 )
 
 // Get returns the value cached under key. found is false on a miss, which
@@ -54,8 +58,10 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	if err != nil {
 		return err
 	}
-	stamps, _, err := c.captureTags(ctx, o.tags, nil, time.Time{})
+	life := o.ttl + o.grace()
+	stamps, _, err := c.captureTags(ctx, o.tags, nil, time.Time{}, life)
 	if err != nil {
+		c.stats.errors.Add(1)
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
 	payload, raw, err := c.encode(v)
@@ -63,13 +69,19 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
 	ttl := c.jittered(o.ttl)
-	entry := appendEnvelopeHeader(make([]byte, 0, 32+len(payload)), time.Now().Add(ttl), stamps)
-	entry = append(entry, payload...)
+	freshUntil := time.Now().Add(ttl)
+	if ok, err := c.keepRecords(ctx, stamps, freshUntil.Add(o.grace())); err != nil {
+		c.stats.errors.Add(1)
+		return fmt.Errorf("aside: set %q: %w", key, err)
+	} else if !ok {
+		return nil // a tag was invalidated meanwhile: the entry would be dead on arrival
+	}
+	entry := newEntry(freshUntil, stamps, payload)
 	if err := c.p.Set(ctx, skey, entry, ttl+o.grace()); err != nil {
 		c.stats.errors.Add(1)
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
-	c.wrote(ctx, key, ttl, raw, len(payload), len(entry))
+	c.wrote(ctx, key, ttl+o.grace(), raw, len(payload), len(entry))
 	return nil
 }
 
@@ -187,19 +199,20 @@ func (c *Cache) refresh(ctx context.Context, key, skey string, obs observation, 
 	if running || c.closed.Load() {
 		return
 	}
-	c.bg.Add(1)
-	f, leader := c.flights.join(skey, &obs, false, func(f *flight) {
+	// The refresh outlives the call, whose Tags slice is the caller's.
+	o.tags = slices.Clone(o.tags)
+	obs.tags = o.tags
+	f, _ := c.flights.join(skey, &obs, false, func(f *flight) {
 		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		stop := context.AfterFunc(c.bgCtx, cancel)
 		f.cancel = func() { stop(); cancel() }
-		go func() {
-			defer c.bg.Done()
-			c.fly(lctx, key, skey, obs, o, p, f, true)
-		}()
+		if !c.workers.goBackground(func() { c.fly(lctx, key, skey, obs, o, p, f, true) }) {
+			// Closed meanwhile: end the flight without running the loader.
+			f.cancel()
+			f.err = ErrClosed
+			go c.flights.finish(skey, f)
+		}
 	})
-	if !leader {
-		c.bg.Done()
-	}
 	// The background flight keeps its waiter slot until it ends, so that no
 	// caller leaving cancels it.
 	go func() { <-f.done; c.flights.done(f) }()
@@ -221,18 +234,26 @@ func (c *Cache) fly(ctx context.Context, key, skey string, obs observation, o ca
 }
 
 func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer, f *flight, background bool) ([]byte, error) {
+	ls := &loadState{c: c, ttl: o.ttl, background: background, static: obs.tags, keep: o.ttl + o.grace()}
+	// One failure budget per operation: once the store failed (here, or in
+	// the read that led to this load), the cache's part of the operation is
+	// over. Nothing more is piled onto a store that is down; what this
+	// flight took is given back in the background.
+	ls.spent.Store(obs.readErr)
 	setup := &flightSetup{observed: obs.raw, readErr: obs.readErr}
 	switch {
 	case obs.readErr:
-		// The provider is failing; do not pile writes onto it.
 	case background && obs.state == stStale:
 		setup.expect = obs.raw
 	case obs.state == stMissing:
 		lease := newLease()
 		existing, added, err := c.p.Add(ctx, skey, lease, c.leaseTTL)
 		switch {
+		case errors.Is(err, provider.ErrWrongType):
+			c.corrupt(ctx, skey, err) // deleted: the next call stores
+			ls.spent.Store(true)
 		case err != nil:
-			c.writeFailed(ctx, "ADD lease", key, err)
+			ls.fail(ctx, "ADD lease", key, err)
 		case added:
 			setup.expect = lease
 		default:
@@ -243,29 +264,37 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		ok, err := c.p.CompareAndSwap(ctx, skey, obs.raw, lease, c.leaseTTL)
 		switch {
 		case err != nil:
-			c.writeFailed(ctx, "CAS lease", key, err)
+			ls.fail(ctx, "CAS lease", key, err)
 		case ok:
 			setup.expect = lease
 		}
 	}
-	stamps, _, err := c.captureTags(ctx, obs.tags, obs.tagVers, time.Time{})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	var stamps []stamp
+	if !ls.spent.Load() && len(obs.tags) > 0 {
+		var err error
+		stamps, _, err = c.captureTags(ctx, obs.tags, obs.readRecs, time.Time{}, ls.keep)
+		if err != nil {
+			if ctx.Err() != nil {
+				c.release(skey, setup.expect)
+				return nil, ctx.Err()
+			}
+			ls.fail(ctx, "stamp tags", key, err)
 		}
-		c.writeFailed(ctx, "stamp tags", key, err)
-		setup.expect = nil // cannot stamp, so must not store
+	}
+	if ls.spent.Load() && setup.expect != nil {
+		c.release(skey, setup.expect) // cannot stamp, so must not store
+		setup.expect = nil
 	}
 	setup.stamps = stamps
 	setup.loadStart = time.Now()
+	ls.start = setup.loadStart
 	c.flights.publish(f, setup)
 
-	ls := &loadState{c: c, start: setup.loadStart, ttl: o.ttl, background: background}
 	c.stats.loads.Add(1)
 	v, err := p(context.WithValue(ctx, loadStateKey{}, ls))
 	if err != nil {
 		c.stats.loadErrors.Add(1)
-		c.restore(skey, setup.expect, obs, o)
+		c.restore(skey, setup.expect, obs, o, ls.spent.Load())
 		return nil, err
 	}
 	payload, raw, err := c.encode(v)
@@ -274,46 +303,77 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		return nil, fmt.Errorf("aside: remember %q: %w", key, err)
 	}
 	ls.mu.Lock()
-	dynamic, noStore, ttl := ls.stamps, ls.noStore || ls.changed, ls.ttl
+	dynamic, noStore, ttl, changed := ls.stamps, ls.noStore || ls.changed, ls.ttl, ls.changed
 	ls.mu.Unlock()
-	changed := ls.changed
-	if len(dynamic) > 0 && !noStore && c.tagsChanged(ctx, dynamic) {
+	if time.Since(setup.loadStart) > c.leaseTTL {
+		// Slower than its lease: whatever it read may predate invalidations
+		// whose records are already gone.
+		noStore = true
+	}
+	if len(dynamic) > 0 && !noStore && !ls.spent.Load() {
 		// Tags named during the load were stamped when named; one that was
 		// invalidated while the loader ran keeps this result from storing,
 		// and from reaching callers that began after the load did.
-		noStore, changed = true, true
+		ch, err := c.tagsChanged(ctx, dynamic)
+		if err != nil {
+			ls.fail(ctx, "GET tags", key, err)
+		}
+		if ch {
+			noStore, changed = true, true
+		}
 	}
 	f.changedDuringLoad = changed
-	if setup.expect == nil || noStore {
+	if setup.expect == nil || noStore || ls.spent.Load() {
 		c.release(skey, setup.expect)
 		return payload, nil
 	}
 	ttl = c.jittered(ttl)
-	entry := appendEnvelopeHeader(make([]byte, 0, 32+len(payload)+16*len(stamps)), time.Now().Add(ttl), append(stamps, dynamic...))
-	entry = append(entry, payload...)
+	freshUntil := time.Now().Add(ttl)
+	all := append(stamps, dynamic...)
+	if ok, err := c.keepRecords(ctx, all, freshUntil.Add(o.grace())); !ok || err != nil {
+		if err != nil {
+			ls.fail(ctx, "extend tag records", key, err)
+		}
+		c.release(skey, setup.expect)
+		return payload, nil
+	}
+	entry := newEntry(freshUntil, all, payload)
 	ok, err := c.p.CompareAndSwap(ctx, skey, setup.expect, entry, ttl+o.grace())
 	switch {
 	case err != nil:
 		c.writeFailed(ctx, "SET", key, err)
+		c.release(skey, setup.expect)
 	case !ok:
 		if c.debug(ctx) {
 			c.log.DebugContext(ctx, "cache SET skipped: invalidated while loading", "key", key)
 		}
 	default:
-		c.wrote(ctx, key, ttl, raw, len(payload), len(entry))
+		c.wrote(ctx, key, ttl+o.grace(), raw, len(payload), len(entry))
 	}
 	return payload, nil
 }
 
 // restore gives up a lease after a failed load, putting back the expired
-// entry it replaced while stale-if-error may still serve it.
-func (c *Cache) restore(skey string, lease []byte, obs *observation, o callOptions) {
-	if obs.state == stExpired && o.sie > 0 && len(lease) == leaseLen {
+// entry it replaced while stale-if-error may still serve it, before the
+// callers are answered (the next call finds it), unless the store already
+// failed this operation: then it runs in the background.
+func (c *Cache) restore(skey string, lease []byte, obs *observation, o callOptions, spent bool) {
+	if obs.state == stExpired && o.sie > 0 && isLease(lease) {
 		left := time.Until(time.UnixMilli(obs.env.freshUntil).Add(o.grace()))
 		if left > time.Millisecond {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			if ok, err := c.p.CompareAndSwap(ctx, skey, lease, obs.raw, left); err == nil && ok {
+			prev := obs.raw
+			put := func() {
+				ctx, cancel := context.WithTimeout(c.bgCtx, releaseTimeout)
+				defer cancel()
+				if ok, err := c.p.CompareAndSwap(ctx, skey, lease, prev, left); err != nil || !ok {
+					_, _ = c.p.CompareAndSwap(ctx, skey, lease, newLease(), time.Millisecond)
+				}
+			}
+			if !spent {
+				put()
+				return
+			}
+			if c.workers.goBackground(put) {
 				return
 			}
 		}
@@ -321,14 +381,22 @@ func (c *Cache) restore(skey string, lease []byte, obs *observation, o callOptio
 	c.release(skey, lease)
 }
 
+// releaseTimeout bounds the background release of a lease.
+const releaseTimeout = time.Second
+
 // release gives up a lease this flight holds by letting it expire at once.
+// It runs in the background, so that a store that just failed delays no
+// caller, and every path that took a lease gives it back: otherwise the key
+// could not be stored for LeaseTTL.
 func (c *Cache) release(skey string, lease []byte) {
-	if lease == nil || len(lease) != leaseLen {
+	if !isLease(lease) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, _ = c.p.CompareAndSwap(ctx, skey, lease, newLease(), time.Millisecond)
+	c.workers.goBackground(func() {
+		ctx, cancel := context.WithTimeout(c.bgCtx, releaseTimeout)
+		defer cancel()
+		_, _ = c.p.CompareAndSwap(ctx, skey, lease, newLease(), time.Millisecond)
+	})
 }
 
 // encode redacts v and serializes it.
@@ -360,13 +428,20 @@ func (c *Cache) miss(ctx context.Context, key string) {
 	}
 }
 
-func (c *Cache) wrote(ctx context.Context, key string, ttl time.Duration, raw, encoded, stored int) {
+// wrote counts an entry stored for life (TTL and stale windows).
+func (c *Cache) wrote(ctx context.Context, key string, life time.Duration, raw, encoded, stored int) {
+	for {
+		cur := c.maxLife.Load()
+		if int64(life) <= cur || c.maxLife.CompareAndSwap(cur, int64(life)) {
+			break
+		}
+	}
 	c.stats.encodedBytes.Add(int64(encoded))
 	c.stats.sets.Add(1)
 	c.stats.rawBytes.Add(int64(raw))
 	c.stats.storedBytes.Add(int64(stored))
 	if c.debug(ctx) {
-		c.log.DebugContext(ctx, "cache SET", "key", key, "ttl", ttl, "bytes", stored)
+		c.log.DebugContext(ctx, "cache SET", "key", key, "ttl", life, "bytes", stored)
 	}
 }
 

@@ -21,9 +21,14 @@ type Stats struct {
 	DecodeFailures int64 `json:"decode_failures"` // stored bytes that could not be decoded (deleted, read as a miss)
 	Invalidations  int64 `json:"invalidations"`   // tags invalidated by InvalidateTags
 	PatternDeletes int64 `json:"pattern_deletes"` // entries removed by InvalidatePattern
-	RawBytes       int64 `json:"raw_bytes"`       // serialized size of everything written, before compression
-	EncodedBytes   int64 `json:"encoded_bytes"`   // the codec's output for them: after compression
-	StoredBytes    int64 `json:"stored_bytes"`    // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
+	Repairs        int64 `json:"repairs"`         // garbled tag records replaced
+	// InvalidationsPending is how many InvalidateTagsEventually calls are
+	// being retried now; InvalidationRetries counts their retry attempts.
+	InvalidationsPending int64 `json:"invalidations_pending"`
+	InvalidationRetries  int64 `json:"invalidation_retries"`
+	RawBytes             int64 `json:"raw_bytes"`     // serialized size of everything written, before compression
+	EncodedBytes         int64 `json:"encoded_bytes"` // the codec's output for them: after compression
+	StoredBytes          int64 `json:"stored_bytes"`  // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
 	Keys int64 `json:"keys"`
@@ -50,6 +55,7 @@ func (s Stats) Savings() float64 {
 type counters struct {
 	hits, staleHits, misses, sets, deletes, loads, loadErrors atomic.Int64
 	errors, decodeFailures, invalidations, patternDeletes     atomic.Int64
+	repairs, invalidationsPending, invalidationRetries        atomic.Int64
 	rawBytes, encodedBytes, storedBytes                       atomic.Int64
 }
 
@@ -60,21 +66,24 @@ const keyCountTimeout = 250 * time.Millisecond
 // it asks it for the key count (one cheap call, bounded to 250ms).
 func (c *Cache) Stats() Stats {
 	s := Stats{
-		Hits:           c.stats.hits.Load(),
-		StaleHits:      c.stats.staleHits.Load(),
-		Misses:         c.stats.misses.Load(),
-		Sets:           c.stats.sets.Load(),
-		Deletes:        c.stats.deletes.Load(),
-		Loads:          c.stats.loads.Load(),
-		LoadErrors:     c.stats.loadErrors.Load(),
-		Errors:         c.stats.errors.Load(),
-		DecodeFailures: c.stats.decodeFailures.Load(),
-		Invalidations:  c.stats.invalidations.Load(),
-		PatternDeletes: c.stats.patternDeletes.Load(),
-		RawBytes:       c.stats.rawBytes.Load(),
-		EncodedBytes:   c.stats.encodedBytes.Load(),
-		StoredBytes:    c.stats.storedBytes.Load(),
-		Keys:           -1,
+		Hits:                 c.stats.hits.Load(),
+		StaleHits:            c.stats.staleHits.Load(),
+		Misses:               c.stats.misses.Load(),
+		Sets:                 c.stats.sets.Load(),
+		Deletes:              c.stats.deletes.Load(),
+		Loads:                c.stats.loads.Load(),
+		LoadErrors:           c.stats.loadErrors.Load(),
+		Errors:               c.stats.errors.Load(),
+		DecodeFailures:       c.stats.decodeFailures.Load(),
+		Invalidations:        c.stats.invalidations.Load(),
+		PatternDeletes:       c.stats.patternDeletes.Load(),
+		Repairs:              c.stats.repairs.Load(),
+		InvalidationsPending: c.stats.invalidationsPending.Load(),
+		InvalidationRetries:  c.stats.invalidationRetries.Load(),
+		RawBytes:             c.stats.rawBytes.Load(),
+		EncodedBytes:         c.stats.encodedBytes.Load(),
+		StoredBytes:          c.stats.storedBytes.Load(),
+		Keys:                 -1,
 	}
 	if n, ok := c.p.(provider.Counter); ok && !c.closed.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), keyCountTimeout)

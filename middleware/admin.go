@@ -41,8 +41,9 @@ type Routes interface {
 //
 //	GET  /stats       the Cache's Stats as JSON, with hit_rate and savings
 //	GET  /health      200 {"status":"ok"} when the provider answers a ping, else 503
-//	POST /invalidate  {"tags":["product:42"]} and/or {"pattern":"mw:http://*/products*"}
-//	                  behind the bearer token; only when Token is set
+//	POST /invalidate  {"tags":["product:42"]}, {"urls":["https://shop.example/products/42"]}
+//	                  and/or {"pattern":"mw:http://*/products*"} behind the bearer
+//	                  token; only when Token is set
 //
 // Responses say Cache-Control: no-store. Errors never include the token or
 // provider addresses.
@@ -114,14 +115,22 @@ func (a *admin) health(c echo.Context) error {
 
 type invalidateRequest struct {
 	Tags    []string `json:"tags"`
+	URLs    []string `json:"urls"` // stored responses of these URLs, through URITag
 	Pattern string   `json:"pattern"`
 }
 
 func (a *admin) invalidate(c echo.Context) error {
 	var in invalidateRequest
 	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
-	if err := dec.Decode(&in); err != nil || (len(in.Tags) == 0 && in.Pattern == "") {
-		return noStoreJSON(c, http.StatusBadRequest, map[string]string{"error": `want a JSON body {"tags":[...]} and/or {"pattern":"..."}`})
+	if err := dec.Decode(&in); err != nil || (len(in.Tags) == 0 && len(in.URLs) == 0 && in.Pattern == "") {
+		return noStoreJSON(c, http.StatusBadRequest, map[string]string{"error": `want a JSON body {"tags":[...]}, {"urls":[...]} and/or {"pattern":"..."}`})
+	}
+	for _, u := range in.URLs {
+		tag, err := URITag(u)
+		if err != nil {
+			return noStoreJSON(c, http.StatusBadRequest, map[string]string{"error": "every entry of urls must be an absolute URL"})
+		}
+		in.Tags = append(in.Tags, tag)
 	}
 	ctx := c.Request().Context()
 	out := map[string]any{}

@@ -55,9 +55,16 @@ func TestAdminEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	require.Contains(t, rec.Body.String(), `"deleted":1`)
 	requireNotHit(t, a.get("/products"))
-	rec = post(`{"tags":["mw:uri:http://example.com/products"]}`, "Authorization", "Bearer s3cret")
+	rec = post(`{"urls":["http://example.com/products"]}`, "Authorization", "Bearer s3cret")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	requireNotHit(t, a.get("/products"))
+	requireHit(t, a.get("/products"))
+	tag, err := middleware.URITag("http://example.com/products")
+	require.NoError(t, err)
+	rec = post(`{"tags":["`+tag+`"]}`, "Authorization", "Bearer s3cret")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	requireNotHit(t, a.get("/products"))
+	require.Equal(t, http.StatusBadRequest, post(`{"urls":["/relative"]}`, "Authorization", "Bearer s3cret").Code)
 }
 
 func TestAdminIsOffUnlessConfigured(t *testing.T) {

@@ -2,12 +2,16 @@ package middleware
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
 
 	"github.com/aside-go/aside"
@@ -53,7 +57,7 @@ func (m *cacher) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return m.direct(c, next, "aside; fwd=bypass; detail=key")
 		}
 		key := string(buf)
-		uriTag := uriTagPre + string(buf[len(keyPrefix):uriLen])
+		uriTag := uriTagOf(buf[len(keyPrefix):uriLen])
 		*bp = buf
 		keyBufs.Put(bp)
 
@@ -405,10 +409,12 @@ func (m *cacher) unsafe(c echo.Context, next echo.HandlerFunc) error {
 		}
 	}
 	if len(tags) > 0 {
-		// The client leaving must not keep stale entries alive; failures are
-		// counted in the Cache's Stats.Errors.
+		// The client leaving must not keep stale entries alive. A store that
+		// fails does not fail the request, whose write has happened: the
+		// invalidation is retried in the background until it lands or what
+		// it guards has expired (counted in the Cache's Stats).
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), invalidateTimeout)
-		_ = m.cfg.Cache.InvalidateTags(ctx, tags...)
+		_ = m.cfg.Cache.InvalidateTagsEventually(ctx, tags...)
 		cancel()
 	}
 	return err
@@ -417,8 +423,41 @@ func (m *cacher) unsafe(c echo.Context, next echo.HandlerFunc) error {
 const invalidateTimeout = 5e9
 
 func (m *cacher) uriTag(sch, host string, u *url.URL) (string, bool) {
-	b, err := keys.AppendURL([]byte(uriTagPre), sch, host, u, m.cfg.IgnoreQuery)
-	return string(b), err == nil
+	b, err := keys.AppendURL(nil, sch, host, u, m.cfg.IgnoreQuery)
+	return uriTagOf(b), err == nil
+}
+
+// URITag returns the tag the middleware puts on every response it stores
+// for the absolute URL rawURL (every variant of it), for
+// Cache.InvalidateTags:
+//
+//	tag, err := middleware.URITag("https://shop.example/products/42")
+//	err = c.InvalidateTags(ctx, tag)
+//
+// The query is canonicalised as in the cache key; leave out the parameters
+// a config ignores (CacheConfig.IgnoreQuery). Unsafe requests (POST, PUT,
+// PATCH, DELETE) invalidate their own URI this way by themselves.
+func URITag(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", fmt.Errorf("%w: URITag needs an absolute URL such as https://host/path", ErrInvalidURL)
+	}
+	b, err := keys.AppendURL(nil, strings.ToLower(u.Scheme), u.Host, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidURL, err)
+	}
+	return uriTagOf(b), nil
+}
+
+// uriTagOf is the tag of every response stored for a target URI: a hash of
+// the URI, so that a long URL costs a few bytes in each entry's stamps, in
+// its tag record's key and in tag hints. Two URIs sharing a hash only ever
+// invalidate each other's responses (a miss, never a stale hit).
+func uriTagOf(uri []byte) string {
+	var b [len(uriTagPre) + 16]byte
+	copy(b[:], uriTagPre)
+	hex.Encode(b[len(uriTagPre):], binary.BigEndian.AppendUint64(nil, xxhash.Sum64(uri)))
+	return string(b[:])
 }
 
 // Tag adds tags to the response being cached for c, for InvalidateTags; a
@@ -428,8 +467,10 @@ func (m *cacher) uriTag(sch, host string, u *url.URL) (string, bool) {
 //
 // Call it before reading the data the tags cover. It does nothing when the
 // response is not being cached (a bypass, an unsafe method, a route without
-// the middleware). It fails only for an empty tag or more tags than an
-// entry holds; the response is then not stored.
+// the middleware). It fails only for an empty tag or more than 64 tags on
+// one response (configured ones included); the response is then not stored.
+// A store that fails or is down never surfaces here: the failure is counted
+// and logged by the Cache, and the response is served but not stored.
 func Tag(c echo.Context, tags ...string) error {
 	err := aside.LoadTags(c.Request().Context(), tags...)
 	if errors.Is(err, aside.ErrNotLoading) {

@@ -11,9 +11,8 @@ var (
 	// message names it. CacheWithConfig panics with it, as Echo's own
 	// XWithConfig functions do.
 	ErrConfig = errors.New("aside: middleware: bad config")
-	// ErrNotCaching is returned by Tag when the request is not being cached
-	// (a hit, a bypass, or no cache middleware on the route).
-	ErrNotCaching = errors.New("aside: middleware: the response is not being cached")
+	// ErrInvalidURL is returned by URITag for a URL that is not absolute.
+	ErrInvalidURL = errors.New("aside: middleware: invalid URL")
 )
 
 // abortError ends a load for a reason other than the origin failing (the

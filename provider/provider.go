@@ -81,6 +81,23 @@ type Batcher interface {
 	SetMulti(ctx context.Context, items []Item) error
 }
 
+// AddResult is the outcome of one item of [MultiAdder.AddMulti].
+type AddResult struct {
+	// Added reports that the item was stored.
+	Added bool
+	// Existing is the value that was already stored when Added is false
+	// (read-only, like every slice a provider returns).
+	Existing []byte
+}
+
+// MultiAdder is implemented by providers that can apply Add to several keys
+// in one round trip. Each item is added or not on its own, exactly as Add
+// would; the group is not atomic, and on error some items may have been
+// added. On success the result has one element per item, in order.
+type MultiAdder interface {
+	AddMulti(ctx context.Context, items []Item) ([]AddResult, error)
+}
+
 // PatternDeleter is implemented by providers that can delete keys matching a
 // glob. The glob syntax is Redis's (see keys.Match): '*', '?', '[...]' with
 // ranges and '^' negation, and '\' to escape. Adapters work in bounded batches

@@ -70,6 +70,7 @@ type item struct {
 var (
 	_ provider.Provider       = (*Provider)(nil)
 	_ provider.Batcher        = (*Provider)(nil)
+	_ provider.MultiAdder     = (*Provider)(nil)
 	_ provider.PatternDeleter = (*Provider)(nil)
 	_ provider.Counter        = (*Provider)(nil)
 )
@@ -269,6 +270,28 @@ func (p *Provider) SetMulti(ctx context.Context, items []provider.Item) error {
 		p.cache.Set(w.key, w.it)
 	}
 	return nil
+}
+
+// AddMulti applies Add to every item: each is stored only if its key is
+// absent. Every item is validated before any is added.
+func (p *Provider) AddMulti(ctx context.Context, items []provider.Item) ([]provider.AddResult, error) {
+	if err := p.check(ctx); err != nil {
+		return nil, err
+	}
+	for _, in := range items {
+		if _, _, err := p.newItem(in.Key, in.Value, in.TTL); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]provider.AddResult, len(items))
+	for i, in := range items {
+		existing, added, err := p.Add(ctx, in.Key, in.Value, in.TTL)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = provider.AddResult{Added: added, Existing: existing}
+	}
+	return out, nil
 }
 
 // DeletePattern removes the keys matching pattern (Redis glob syntax, see

@@ -63,6 +63,55 @@ func (s *suite) batcherTests() []test {
 	}
 }
 
+func (s *suite) multiAdderTests() []test {
+	adder := func(t *testing.T, e *env) provider.MultiAdder {
+		t.Helper()
+		a, ok := e.p.(provider.MultiAdder)
+		if !ok {
+			t.Skip("the provider does not implement provider.MultiAdder")
+		}
+		return a
+	}
+	return []test{
+		{"AddMulti adds absent keys and reports what present keys hold", func(t *testing.T, e *env) {
+			a := adder(t, e)
+			fresh, taken, brief := e.key("fresh"), e.key("taken"), e.key("brief")
+			e.mustSet(t, taken, []byte("first"), 0)
+			setAt := time.Now()
+			res, err := a.AddMulti(e.ctx, []provider.Item{
+				{Key: fresh, Value: []byte("A"), TTL: 0},
+				{Key: taken, Value: []byte("second"), TTL: time.Minute},
+				{Key: brief, Value: []byte("B"), TTL: 60 * time.Millisecond},
+			})
+			noError(t, err)
+			equal(t, 3, len(res), "one result per item")
+			isTrue(t, res[0].Added, "an absent key is added")
+			isFalse(t, res[1].Added, "a present key is not added")
+			equal(t, []byte("first"), res[1].Existing, "the value already there is reported")
+			isTrue(t, res[2].Added, "an absent key with a TTL is added")
+			e.requireValue(t, fresh, []byte("A"))
+			e.requireValue(t, taken, []byte("first"))
+			e.requireExpires(t, brief, setAt, 60*time.Millisecond)
+		}},
+		{"AddMulti of no items is a no-op", func(t *testing.T, e *env) {
+			a := adder(t, e)
+			res, err := a.AddMulti(e.ctx, nil)
+			noError(t, err)
+			equal(t, 0, len(res), "no results")
+		}},
+		{"AddMulti of the same absent key twice adds it once", func(t *testing.T, e *env) {
+			a := adder(t, e)
+			k := e.key("twice")
+			res, err := a.AddMulti(e.ctx, []provider.Item{{Key: k, Value: []byte("1")}, {Key: k, Value: []byte("2")}})
+			noError(t, err)
+			isTrue(t, res[0].Added, "the first item is added")
+			isFalse(t, res[1].Added, "the second finds the first")
+			equal(t, []byte("1"), res[1].Existing, "and reports it")
+			e.requireValue(t, k, []byte("1"))
+		}},
+	}
+}
+
 func (s *suite) patternTests() []test {
 	deleter := func(t *testing.T, e *env) provider.PatternDeleter {
 		t.Helper()

@@ -54,6 +54,7 @@ func RunWithOptions(t *testing.T, newProvider func(t *testing.T) provider.Provid
 		{"Concurrency", s.concurrencyTests()},
 		{"Close", s.closeTests()},
 		{"Batcher", s.batcherTests()},
+		{"MultiAdder", s.multiAdderTests()},
 		{"PatternDeleter", s.patternTests()},
 		{"Counter", s.counterTests()},
 	} {

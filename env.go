@@ -101,17 +101,19 @@ func (cfg Config) Options() (Options, error) {
 		}
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	}
+	// Every variable is checked whatever the provider, so that a typo fails
+	// now rather than on the day the provider changes.
+	var timeout time.Duration
+	if s := strings.TrimSpace(cfg.Timeout); s != "" {
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms > 0 {
+			timeout = time.Duration(ms) * time.Millisecond
+		} else if timeout, err = time.ParseDuration(s); err != nil || timeout <= 0 {
+			return o, fmt.Errorf("%w: CACHE_TIMEOUT=%q: want milliseconds (250) or a positive duration (250ms)", ErrConfig, s)
+		}
+	}
 	switch p := strings.ToLower(strings.TrimSpace(cfg.Provider)); p {
 	case "", "memory":
 	case "redis":
-		var timeout time.Duration
-		if s := strings.TrimSpace(cfg.Timeout); s != "" {
-			if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms > 0 {
-				timeout = time.Duration(ms) * time.Millisecond
-			} else if timeout, err = time.ParseDuration(s); err != nil || timeout <= 0 {
-				return o, fmt.Errorf("%w: CACHE_TIMEOUT=%q: want milliseconds (250) or a positive duration (250ms)", ErrConfig, s)
-			}
-		}
 		pr, err := redisFromEnv(cfg, timeout)
 		if err != nil {
 			return o, err

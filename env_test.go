@@ -51,6 +51,7 @@ func TestBadEnvironmentNamesTheVariable(t *testing.T) {
 		{"a malformed redis URL, without echoing its password", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "redis://user:AXsecret@host:notaport/0"}, "REDIS_URL"},
 		{"a redis URL of another scheme", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "http://user:AXsecret@127.0.0.1:6379"}, "REDIS_URL"},
 		{"a bad timeout", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "redis://127.0.0.1:6379", "CACHE_TIMEOUT": "fast"}, "CACHE_TIMEOUT"},
+		{"a bad timeout with the memory provider", map[string]string{"CACHE_TIMEOUT": "abc"}, "CACHE_TIMEOUT"},
 		{"upstash, not built yet", map[string]string{"CACHE_PROVIDER": "upstash", "UPSTASH_REDIS_REST_TOKEN": "AXsecret"}, "upstash"},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -58,8 +59,15 @@ func run() error {
 		defer cancel()
 		_ = e.Shutdown(shutdown)
 	}()
-	fmt.Fprintf(os.Stderr, "example: listening on http://%s (try curl -i http://%s/products)\n", addr, addr)
-	if err := e.Start(addr); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// Bind first, so that "listening" is only printed once it is true (a
+	// port already taken fails here, before the message).
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	e.Listener = ln
+	fmt.Fprintf(os.Stderr, "example: listening on http://%s (try curl -i http://%s/products)\n", ln.Addr(), ln.Addr())
+	if err := e.Start(""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -14,7 +14,9 @@ import (
 	"github.com/aside-go/aside/keys"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The Redis of TestRedisHitsMeasureAndCleanUp is this test binary's own
+// (redistest.Shared); WithShared stops it before goleak looks.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(redistest.WithShared(m)) }
 
 // TestReport runs the whole -short report on the memory provider and checks
 // that it has every section and that its figures are sane.
@@ -91,9 +93,10 @@ func TestRedisUnreachableIsSkippedWithALine(t *testing.T) {
 }
 
 func TestRedisHitsMeasureAndCleanUp(t *testing.T) {
-	const db = 12
-	rdb := redistest.Local(t, db)
-	tb, err := redisHits(context.Background(), redistest.LocalAddr, db, User{ID: 42, Name: "Ada"}, timingFor(true))
+	const db = 12 // the -redis-db default
+	srv := redistest.Shared(t)
+	rdb := srv.Client(t, db)
+	tb, err := redisHits(context.Background(), srv.Addr(), db, User{ID: 42, Name: "Ada"}, timingFor(true))
 	require.NoError(t, err)
 	require.Empty(t, tb.skipped)
 	require.Len(t, tb.rows, 2)
@@ -116,7 +119,7 @@ func TestFlags(t *testing.T) {
 		wantErr string
 	}{
 		{"no flags measure memory only, to stdout", nil, ""},
-		{"a host:port is accepted", []string{"-redis", "127.0.0.1:6379", "-o", "r.md"}, ""},
+		{"a host:port is accepted", []string{"-redis", "redis.invalid:6379", "-o", "r.md"}, ""},
 		{"a URL with credentials is refused", []string{"-redis", "redis://:pw@h:6379"}, "host:port"},
 		{"a database outside 0-15 is refused", []string{"-redis-db", "16"}, "0 to 15"},
 		{"stray arguments are refused", []string{"extra"}, "unexpected"},

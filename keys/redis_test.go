@@ -9,30 +9,22 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aside-go/aside/internal/redistest"
 )
 
-const redisAddr = "127.0.0.1:6379"
+// The tests check Match against a real Redis: one redis-server this test
+// binary starts and stops (see redistest.Shared), never the user's.
+func TestMain(m *testing.M) { os.Exit(redistest.WithShared(m).Run()) }
 
-// redisClient connects to the local Redis. Without one it skips, except in
-// CI (CI=true), where a missing Redis fails the test.
+// redisClient connects to the test binary's own Redis. Without the
+// redis-server binary it skips, except in CI (CI=true), where it fails.
 func redisClient(t *testing.T) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisAddr, MaxRetries: -1})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s is unreachable in CI: %v", redisAddr, err)
-		}
-		t.Skipf("Redis at %s is unreachable (%v); start it with: redis-server --daemonize yes --port 6379 --save \"\" --appendonly no", redisAddr, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return redistest.Shared(t).Client(t, 0)
 }
 
 func uniquePrefix(t *testing.T, name string) string {
@@ -42,14 +34,14 @@ func uniquePrefix(t *testing.T, name string) string {
 	return name + "-" + hex.EncodeToString(b[:])
 }
 
-// setKeys writes keys with a short TTL as a safety net and deletes them when
-// the test ends.
+// setKeys writes keys and deletes them when the test ends, so that the next
+// test's SCAN walks only its own.
 func setKeys(t *testing.T, c *redis.Client, keys []string) {
 	t.Helper()
 	ctx := context.Background()
 	pipe := c.Pipeline()
 	for _, k := range keys {
-		pipe.Set(ctx, k, "1", 10*time.Minute)
+		pipe.Set(ctx, k, "1", 0)
 	}
 	_, err := pipe.Exec(ctx)
 	require.NoError(t, err)

@@ -11,6 +11,9 @@ import (
 // kernel still accepts new ones, but nothing is answered, which is how a
 // hung or overloaded Redis looks to a client.
 func (s *Server) Pause() error {
+	if s.shared {
+		return errShared
+	}
 	if s.cmd == nil {
 		return errors.New("redistest: server not running")
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +17,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// LocalAddr is the shared Redis every test may use.
+// LocalAddr is the address of a user's Redis, which tests must not touch.
+//
+// Deprecated: use [Shared] or [StartServer]; LocalAddr goes with [Local].
 const LocalAddr = "127.0.0.1:6379"
 
 // startTimeout bounds how long a server may take to answer PING.
@@ -35,9 +38,14 @@ func Unavailable(t testing.TB, why string) {
 	t.Skipf("skipping: %s (set CI=true to make this a failure)", why)
 }
 
-// Local returns a client for the shared Redis at [LocalAddr] on database db,
-// or ends the test with [Unavailable] when it does not answer. The client is
+// Local returns a client for the Redis at [LocalAddr] on database db, or
+// ends the test with [Unavailable] when it does not answer. The client is
 // closed when the test ends.
+//
+// Deprecated: the Redis on 127.0.0.1:6379 belongs to the user, and tests
+// never touch data they did not create. Use [Shared] (one test-owned server
+// per test binary) or [StartServer] instead. Local is removed once
+// provider/redis no longer calls it.
 func Local(t testing.TB, db int) *goredis.Client {
 	t.Helper()
 	c := goredis.NewClient(&goredis.Options{
@@ -55,11 +63,15 @@ func Local(t testing.TB, db int) *goredis.Client {
 	return c
 }
 
+// errNoBinary says how to get the redis-server binary every test server needs.
+var errNoBinary = errors.New("redis-server binary not found in PATH " +
+	"(install redis-server, e.g. apt-get install redis-server; .ci/run installs it)")
+
 // Binary returns the path of redis-server, or an error saying how to get it.
 func Binary() (string, error) {
 	p, err := exec.LookPath("redis-server")
 	if err != nil {
-		return "", errors.New("redis-server binary not found in PATH (install redis-server, e.g. apt-get install redis-server)")
+		return "", errNoBinary
 	}
 	return p, nil
 }
@@ -75,6 +87,8 @@ type Server struct {
 	args  []string
 	cmd   *exec.Cmd
 	done  chan struct{} // closed when cmd has been waited for
+
+	shared bool // the server of [Shared]: no test may stop or pause it
 }
 
 // Addr is the server's host:port on the loopback interface.
@@ -82,6 +96,18 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 
 // Dir is the server's working directory.
 func (s *Server) Dir() string { return s.dir }
+
+// URL is the redis:// URL of database db on the server.
+func (s *Server) URL(db int) string { return "redis://" + s.Addr() + "/" + strconv.Itoa(db) }
+
+// Client returns a go-redis client on database db of the server, closed
+// when the test ends.
+func (s *Server) Client(t testing.TB, db int) *goredis.Client {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), DB: db, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
 
 // StartServer starts a standalone redis-server with no persistence on a free
 // loopback port. extra arguments are passed to redis-server as-is.
@@ -153,17 +179,31 @@ func (s *Server) Start() error {
 	}
 	args = append(args, s.args...)
 	cmd := exec.Command(s.bin, args...)
-	if err := cmd.Start(); err != nil {
+	dieWithParent(cmd)
+	started := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// On Linux the kernel kills the server when the thread that started
+		// it exits (see dieWithParent); this goroutine keeps that thread
+		// until the server is gone, so only the test binary's end kills it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		<-done
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
 	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(s.done)
-	}()
+	s.done = done
 	if err := s.waitReady(); err != nil {
-		_ = s.Stop()
+		_ = s.stop()
 		return err
 	}
 	return nil
@@ -235,10 +275,21 @@ func StartSentinel(master, masterAddr string) (*Server, error) {
 	}, nil)
 }
 
+// errShared refuses to stop or pause the server of [Shared], which the other
+// tests of the binary are using.
+var errShared = errors.New("redistest: the shared server cannot be stopped or paused; start one with StartServer")
+
 // Stop kills the server and waits for it to exit. The port and directory are
 // kept, so [Server.Start] can bring it back. Stop on a stopped server is a
 // no-op.
 func (s *Server) Stop() error {
+	if s.shared {
+		return errShared
+	}
+	return s.stop()
+}
+
+func (s *Server) stop() error {
 	if s.cmd == nil {
 		return nil
 	}
@@ -250,7 +301,14 @@ func (s *Server) Stop() error {
 
 // Close stops the server and removes its directory.
 func (s *Server) Close() error {
-	err := s.Stop()
+	if s.shared {
+		return errShared
+	}
+	return s.close()
+}
+
+func (s *Server) close() error {
+	err := s.stop()
 	if rmErr := os.RemoveAll(s.dir); err == nil {
 		err = rmErr
 	}

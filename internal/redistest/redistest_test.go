@@ -12,7 +12,51 @@ import (
 	"github.com/aside-go/aside/internal/redistest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(redistest.WithShared(m)) }
+
+func TestSharedIsOneServerForTheWholeBinary(t *testing.T) {
+	s := redistest.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	key := "redistest:shared:" + t.Name()
+	if err := s.Client(t, 3).Set(ctx, key, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client(t, 3).Del(context.Background(), key).Err() })
+	t.Run("a parallel subtest gets the same server", func(t *testing.T) {
+		t.Parallel() // runs after the parent's body, so its ctx is gone
+		ctx := t.Context()
+		if again := redistest.Shared(t); again != s {
+			t.Fatalf("second call returned %s, first %s", again.Addr(), s.Addr())
+		}
+		got, err := s.Client(t, 3).Get(ctx, key).Result()
+		if err != nil || got != "v" {
+			t.Fatalf("GET %s on database 3 = %q, %v; want \"v\"", key, got, err)
+		}
+		if n, err := s.Client(t, 0).Exists(ctx, key).Result(); err != nil || n != 0 {
+			t.Fatalf("the key is in database 0 too (EXISTS = %d, %v)", n, err)
+		}
+	})
+	t.Run("a URL names the server and database", func(t *testing.T) {
+		if want := "redis://" + s.Addr() + "/3"; s.URL(3) != want {
+			t.Fatalf("URL(3) = %q, want %q", s.URL(3), want)
+		}
+	})
+}
+
+func TestSharedServerCannotBeStoppedByATest(t *testing.T) {
+	s := redistest.Shared(t)
+	for name, stop := range map[string]func() error{"Stop": s.Stop, "Pause": s.Pause, "Close": s.Close} {
+		if err := stop(); err == nil {
+			t.Errorf("%s of the shared server succeeded", name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Client(t, 0).Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING after the refused stops: %v", err)
+	}
+}
 
 func TestServerStopsAndStartsOnTheSamePort(t *testing.T) {
 	if _, err := redistest.Binary(); err != nil {

@@ -84,6 +84,42 @@ func BenchmarkGetHitParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkNoopStore isolates the breaker's own cost: the store behind it
+// does nothing but count the call.
+func BenchmarkNoopStore(b *testing.B) {
+	f := &fake{}
+	guarded, _, err := circuit.Wrap(f, circuit.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		p    provider.Provider
+	}{{"bare", f}, {"circuit", guarded}} {
+		b.Run(bc.name+"/serial", func(b *testing.B) {
+			ctx := b.Context()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.p.Get(ctx, "k"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(bc.name+"/parallel", func(b *testing.B) {
+			ctx := b.Context()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := bc.p.Get(ctx, "k"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkRefused measures a call refused by an open circuit: what a
 // request pays per cache call during an outage.
 func BenchmarkRefused(b *testing.B) {

@@ -12,6 +12,9 @@ import (
 	"github.com/aside-go/aside/provider/circuit"
 )
 
+// stored is what the fake's Get returns (shared, so a call allocates nothing).
+var stored = []byte("v")
+
 // errDown stands for a network error: the store did not answer.
 var errDown = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
 
@@ -50,7 +53,7 @@ func (f *fake) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := f.call(ctx); err != nil {
 		return nil, err
 	}
-	return []byte("v"), nil
+	return stored, nil
 }
 
 func (f *fake) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {

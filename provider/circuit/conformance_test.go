@@ -1,0 +1,57 @@
+package circuit_test
+
+import (
+	"testing"
+
+	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/circuit"
+	"github.com/aside-go/aside/provider/memory"
+	"github.com/aside-go/aside/provider/providertest"
+)
+
+// guardedMemory returns a memory provider behind a breaker with the default
+// options, closed by the test's cleanup.
+func guardedMemory(t *testing.T) provider.Provider {
+	t.Helper()
+	m, err := memory.New(memory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := circuit.Wrap(m, circuit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+func TestConformance(t *testing.T) {
+	providertest.Run(t, guardedMemory)
+}
+
+// TestConformanceWithoutOptionalAbilities runs the suite over a guarded
+// provider whose store has none of the optional abilities, so that the
+// wrapper must not claim them.
+func TestConformanceWithoutOptionalAbilities(t *testing.T) {
+	providertest.Run(t, func(t *testing.T) provider.Provider {
+		m, err := memory.New(memory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _, err := circuit.Wrap(struct{ provider.Provider }{m}, circuit.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	})
+}
+
+func TestCacheConformance(t *testing.T) {
+	p := guardedMemory(t)
+	providertest.RunCache(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
+}

@@ -27,6 +27,10 @@ var (
 	// as a value (Redis WRONGTYPE: a hash, list or set under the key). The
 	// Cache treats it like a corrupt entry: it deletes the key and reloads.
 	ErrWrongType = errors.New("aside: provider: key holds a value of another type")
+	// ErrNotSupported is returned by an optional ability that a wrapper (such
+	// as package circuit's) always offers but whose wrapped provider lacks.
+	// Callers treat it as if the ability were missing.
+	ErrNotSupported = errors.New("aside: provider: not supported")
 	// ErrUnavailable means the call was refused without reaching the store,
 	// because a circuit breaker in front of it is open (the store failed
 	// repeatedly and is given time to recover). It fails instantly.

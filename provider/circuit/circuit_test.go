@@ -80,10 +80,10 @@ func TestTheCircuitOpensAfterConsecutiveFailuresAndRefusesWithoutCallingTheStore
 			require.NotErrorIs(t, err, errDown, name)
 			refusals++
 		}
-		require.Equal(t, 10, refusals, "the core methods and the three optional ones")
+		require.Equal(t, 11, refusals, "the core methods and the four optional ones")
 		require.Equal(t, reached, f.calls.Load(), "an open circuit does not touch the store")
 		require.Equal(t, []string{"closed -> open"}, rec.list())
-		require.Equal(t, circuit.Stats{State: circuit.Open, Opens: 1, Rejected: 10}, b.Stats())
+		require.Equal(t, circuit.Stats{State: circuit.Open, Opens: 1, Rejected: 11}, b.Stats())
 	})
 }
 
@@ -327,13 +327,16 @@ func TestCloseWinsOverAnOpenCircuit(t *testing.T) {
 	})
 }
 
-// The guarded provider has each optional ability exactly when the wrapped
-// one has it, and each goes through the breaker.
-func TestTheGuardedProviderHasTheAbilitiesOfTheWrappedOne(t *testing.T) {
+// The guarded provider offers every optional ability whatever the wrapped
+// one has: Batcher and MultiAdder are emulated with Set and Add,
+// PatternDeleter and Counter say provider.ErrNotSupported; every call that
+// reaches the store goes through the breaker.
+func TestTheGuardedProviderOffersEveryAbility(t *testing.T) {
 	f := &fake{}
 	type (
 		core  = provider.Provider
 		batch = provider.Batcher
+		adds  = provider.MultiAdder
 		glob  = provider.PatternDeleter
 		count = provider.Counter
 	)
@@ -342,24 +345,7 @@ func TestTheGuardedProviderHasTheAbilitiesOfTheWrappedOne(t *testing.T) {
 		struct {
 			core
 			batch
-		}{f, f},
-		struct {
-			core
-			glob
-		}{f, f},
-		struct {
-			core
-			count
-		}{f, f},
-		struct {
-			core
-			batch
-			glob
-		}{f, f, f},
-		struct {
-			core
-			batch
-			count
+			adds
 		}{f, f, f},
 		struct {
 			core
@@ -369,30 +355,49 @@ func TestTheGuardedProviderHasTheAbilitiesOfTheWrappedOne(t *testing.T) {
 		f,
 	} {
 		_, isB := inner.(provider.Batcher)
+		_, isA := inner.(provider.MultiAdder)
 		_, isP := inner.(provider.PatternDeleter)
 		_, isC := inner.(provider.Counter)
-		t.Run(fmt.Sprintf("Batcher=%v PatternDeleter=%v Counter=%v", isB, isP, isC), func(t *testing.T) {
+		t.Run(fmt.Sprintf("Batcher=%v MultiAdder=%v PatternDeleter=%v Counter=%v", isB, isA, isP, isC), func(t *testing.T) {
 			p, b, _ := wrap(t, inner, circuit.Options{Failures: 1, CoolDown: time.Hour})
-			_, ok := p.(provider.Batcher)
-			require.Equal(t, isB, ok, "Batcher")
-			_, ok = p.(provider.PatternDeleter)
-			require.Equal(t, isP, ok, "PatternDeleter")
-			_, ok = p.(provider.Counter)
-			require.Equal(t, isC, ok, "Counter")
 			u, ok := p.(interface{ Unwrap() provider.Provider })
 			require.True(t, ok)
 			require.Equal(t, inner, u.Unwrap())
 
 			f.answer(nil)
-			for name, call := range calls(p, t.Context()) {
-				require.NoError(t, call(), name)
+			ctx := t.Context()
+			require.NoError(t, p.(provider.Batcher).SetMulti(ctx, []provider.Item{{Key: "a"}, {Key: "b"}}))
+			_, err := p.(provider.MultiAdder).AddMulti(ctx, []provider.Item{{Key: "a"}, {Key: "b"}})
+			require.NoError(t, err)
+			_, err = p.(provider.PatternDeleter).DeletePattern(ctx, "a*")
+			if isP {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, provider.ErrNotSupported)
+			}
+			_, err = p.(provider.Counter).Len(ctx)
+			if isC {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, provider.ErrNotSupported)
+			}
+			for name, call := range calls(p, ctx) {
+				err := call()
+				if errors.Is(err, provider.ErrNotSupported) {
+					continue
+				}
+				require.NoError(t, err, name)
 			}
 			f.answer(errDown)
-			require.ErrorIs(t, p.Ping(t.Context()), errDown)
+			require.ErrorIs(t, p.Ping(ctx), errDown)
 			require.Equal(t, circuit.Open, b.State())
 			reached := f.calls.Load()
-			for name, call := range calls(p, t.Context()) {
-				require.ErrorIs(t, call(), provider.ErrUnavailable, name)
+			for name, call := range calls(p, ctx) {
+				err := call()
+				if errors.Is(err, provider.ErrNotSupported) {
+					continue
+				}
+				require.ErrorIs(t, err, provider.ErrUnavailable, name)
 			}
 			require.Equal(t, reached, f.calls.Load())
 		})

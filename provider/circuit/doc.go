@@ -26,10 +26,14 @@
 //		},
 //	})
 //
-// The zero [Options] use the defaults above. The guarded provider implements
-// the optional abilities (provider.Batcher, provider.PatternDeleter,
-// provider.Counter) exactly when the wrapped provider does, each through the
-// breaker, so that the Cache's type assertions still tell the truth. Its
+// The zero [Options] use the defaults above. The guarded provider offers
+// every optional ability of package provider, each through the breaker,
+// whatever the wrapped provider has: one type, however many abilities
+// there are (a type per combination would grow as 2^n). Where the wrapped
+// provider lacks one, provider.Batcher and provider.MultiAdder are emulated
+// with one Set or Add per item, and provider.PatternDeleter and
+// provider.Counter return an error matching provider.ErrNotSupported, which
+// the Cache treats as the ability missing. Its
 // Unwrap method returns the wrapped provider. Close closes the wrapped
 // provider whatever the circuit's state; afterwards every call returns an
 // error matching provider.ErrClosed.
@@ -83,6 +87,6 @@
 // It does not retry, add timeouts, log or fail open: the provider bounds each
 // call, and the Cache decides what a refused call means. It does not share
 // state between processes: each process's breaker learns of an outage from
-// its own calls. It does not pass on optional abilities other than the three
-// above. It counts consecutive failures only; it has no failure-ratio rule.
+// its own calls. It does not pass on abilities that package provider does
+// not define. It counts consecutive failures only; it has no failure-ratio rule.
 package circuit

@@ -91,6 +91,13 @@ func (f *fake) Close() error {
 
 func (f *fake) SetMulti(ctx context.Context, items []provider.Item) error { return f.call(ctx) }
 
+func (f *fake) AddMulti(ctx context.Context, items []provider.Item) ([]provider.AddResult, error) {
+	if err := f.call(ctx); err != nil {
+		return nil, err
+	}
+	return make([]provider.AddResult, len(items)), nil
+}
+
 func (f *fake) DeletePattern(ctx context.Context, pattern string) (int, error) {
 	return 0, f.call(ctx)
 }
@@ -114,6 +121,9 @@ func calls(p provider.Provider, ctx context.Context) map[string]func() error {
 	}
 	if b, ok := p.(provider.Batcher); ok {
 		m["SetMulti"] = func() error { return b.SetMulti(ctx, []provider.Item{{Key: "k"}}) }
+	}
+	if a, ok := p.(provider.MultiAdder); ok {
+		m["AddMulti"] = func() error { _, err := a.AddMulti(ctx, []provider.Item{{Key: "k"}}); return err }
 	}
 	if d, ok := p.(provider.PatternDeleter); ok {
 		m["DeletePattern"] = func() error { _, err := d.DeletePattern(ctx, "k*"); return err }

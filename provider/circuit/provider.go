@@ -13,11 +13,13 @@ import (
 // guarded provider, to use in p's place, and the Breaker, for its state and
 // counters.
 //
-// The guarded provider implements exactly the optional abilities p
-// implements (provider.Batcher, provider.PatternDeleter, provider.Counter), so
-// that a type assertion on it answers as it would on p; each of those calls
-// goes through the breaker too. Abilities beyond these three are not passed
-// on; reach p through the guarded provider's Unwrap method.
+// The guarded provider implements every optional ability of package
+// provider, each through the breaker, whatever p implements: one type
+// however many abilities there are. Where p lacks one, provider.Batcher and
+// provider.MultiAdder are emulated with one Set or Add per item (what a
+// caller would do without them), and provider.PatternDeleter and
+// provider.Counter return an error matching provider.ErrNotSupported.
+// Reach p itself through the guarded provider's Unwrap method.
 func Wrap(p provider.Provider, o Options) (provider.Provider, *Breaker, error) {
 	if p == nil {
 		return nil, nil, fmt.Errorf("%w: the provider to wrap is nil", ErrInvalidOptions)
@@ -26,85 +28,15 @@ func Wrap(p provider.Provider, o Options) (provider.Provider, *Breaker, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &guarded{b: b, p: p}
-	bt, isB := p.(provider.Batcher)
-	pd, isP := p.(provider.PatternDeleter)
-	ct, isC := p.(provider.Counter)
-	sb, sp, sc := setMulti{c, bt}, deletePattern{c, pd}, length{c, ct}
-	switch {
-	case isB && isP && isC:
-		return &withBPC{c, sb, sp, sc}, b, nil
-	case isB && isP:
-		return &withBP{c, sb, sp}, b, nil
-	case isB && isC:
-		return &withBC{c, sb, sc}, b, nil
-	case isP && isC:
-		return &withPC{c, sp, sc}, b, nil
-	case isB:
-		return &withB{c, sb}, b, nil
-	case isP:
-		return &withP{c, sp}, b, nil
-	case isC:
-		return &withC{c, sc}, b, nil
-	default:
-		return c, b, nil
-	}
+	return &guarded{b: b, p: p}, b, nil
 }
-
-// The guarded provider's type for each combination of optional abilities of
-// the provider it wraps: a single type that always had SetMulti, DeletePattern
-// and Len would claim abilities p lacks, and the Cache, which finds them by
-// type assertion, would call them instead of using its own fallback.
-type (
-	withB struct {
-		*guarded
-		setMulti
-	}
-	withP struct {
-		*guarded
-		deletePattern
-	}
-	withC struct {
-		*guarded
-		length
-	}
-	withBP struct {
-		*guarded
-		setMulti
-		deletePattern
-	}
-	withBC struct {
-		*guarded
-		setMulti
-		length
-	}
-	withPC struct {
-		*guarded
-		deletePattern
-		length
-	}
-	withBPC struct {
-		*guarded
-		setMulti
-		deletePattern
-		length
-	}
-)
 
 var (
 	_ provider.Provider       = (*guarded)(nil)
-	_ provider.Batcher        = (*withB)(nil)
-	_ provider.PatternDeleter = (*withP)(nil)
-	_ provider.Counter        = (*withC)(nil)
-	_ provider.Batcher        = (*withBP)(nil)
-	_ provider.PatternDeleter = (*withBP)(nil)
-	_ provider.Batcher        = (*withBC)(nil)
-	_ provider.Counter        = (*withBC)(nil)
-	_ provider.PatternDeleter = (*withPC)(nil)
-	_ provider.Counter        = (*withPC)(nil)
-	_ provider.Batcher        = (*withBPC)(nil)
-	_ provider.PatternDeleter = (*withBPC)(nil)
-	_ provider.Counter        = (*withBPC)(nil)
+	_ provider.Batcher        = (*guarded)(nil)
+	_ provider.MultiAdder     = (*guarded)(nil)
+	_ provider.PatternDeleter = (*guarded)(nil)
+	_ provider.Counter        = (*guarded)(nil)
 )
 
 // guarded is the provider Wrap returns, before optional abilities.
@@ -205,47 +137,79 @@ func (g *guarded) Close() error {
 // bypass the breaker.
 func (g *guarded) Unwrap() provider.Provider { return g.p }
 
-// setMulti, deletePattern and length carry one optional ability each through
-// the breaker; the with* types combine them.
-type (
-	setMulti struct {
-		g *guarded
-		p provider.Batcher
-	}
-	deletePattern struct {
-		g *guarded
-		p provider.PatternDeleter
-	}
-	length struct {
-		g *guarded
-		p provider.Counter
-	}
-)
-
-func (s setMulti) SetMulti(ctx context.Context, items []provider.Item) error {
-	if err := s.g.check(ctx); err != nil {
+// SetMulti applies items with the wrapped provider's SetMulti, or with one
+// Set per item (stopping at the first error) when it has none.
+func (g *guarded) SetMulti(ctx context.Context, items []provider.Item) error {
+	if err := g.check(ctx); err != nil {
 		return err
 	}
-	return s.g.b.do(ctx, func() error { return s.p.SetMulti(ctx, items) })
+	if bt, ok := g.p.(provider.Batcher); ok {
+		return g.b.do(ctx, func() error { return bt.SetMulti(ctx, items) })
+	}
+	for _, it := range items {
+		if err := g.Set(ctx, it.Key, it.Value, it.TTL); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (d deletePattern) DeletePattern(ctx context.Context, pattern string) (n int, err error) {
-	if err := d.g.check(ctx); err != nil {
+// AddMulti applies items with the wrapped provider's AddMulti, or with one
+// Add per item (stopping at the first error) when it has none.
+func (g *guarded) AddMulti(ctx context.Context, items []provider.Item) (res []provider.AddResult, err error) {
+	if err := g.check(ctx); err != nil {
+		return nil, err
+	}
+	if ma, ok := g.p.(provider.MultiAdder); ok {
+		err = g.b.do(ctx, func() error {
+			res, err = ma.AddMulti(ctx, items)
+			return err
+		})
+		return res, err
+	}
+	res = make([]provider.AddResult, len(items))
+	for i, it := range items {
+		existing, added, err := g.Add(ctx, it.Key, it.Value, it.TTL)
+		if err != nil {
+			return nil, err
+		}
+		res[i] = provider.AddResult{Added: added, Existing: existing}
+	}
+	return res, nil
+}
+
+var (
+	errNoPatterns = fmt.Errorf("%w: the wrapped provider is not a provider.PatternDeleter", provider.ErrNotSupported)
+	errNoCounter  = fmt.Errorf("%w: the wrapped provider is not a provider.Counter", provider.ErrNotSupported)
+)
+
+// DeletePattern is the wrapped provider's, or provider.ErrNotSupported.
+func (g *guarded) DeletePattern(ctx context.Context, pattern string) (n int, err error) {
+	if err := g.check(ctx); err != nil {
 		return 0, err
 	}
-	err = d.g.b.do(ctx, func() error {
-		n, err = d.p.DeletePattern(ctx, pattern)
+	pd, ok := g.p.(provider.PatternDeleter)
+	if !ok {
+		return 0, errNoPatterns
+	}
+	err = g.b.do(ctx, func() error {
+		n, err = pd.DeletePattern(ctx, pattern)
 		return err
 	})
 	return n, err
 }
 
-func (l length) Len(ctx context.Context) (n int64, err error) {
-	if err := l.g.check(ctx); err != nil {
+// Len is the wrapped provider's, or provider.ErrNotSupported.
+func (g *guarded) Len(ctx context.Context) (n int64, err error) {
+	if err := g.check(ctx); err != nil {
 		return 0, err
 	}
-	err = l.g.b.do(ctx, func() error {
-		n, err = l.p.Len(ctx)
+	ct, ok := g.p.(provider.Counter)
+	if !ok {
+		return 0, errNoCounter
+	}
+	err = g.b.do(ctx, func() error {
+		n, err = ct.Len(ctx)
 		return err
 	})
 	return n, err

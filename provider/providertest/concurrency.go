@@ -36,8 +36,8 @@ func (s *suite) concurrencyTests() []test {
 			ttls := []time.Duration{0, time.Second, time.Millisecond}
 
 			batcher, _ := e.p.(provider.Batcher)
-			deleter, _ := e.p.(provider.PatternDeleter)
-			counter, _ := e.p.(provider.Counter)
+			deleter, _ := patternDeleter(e)
+			counter, _ := counter(e)
 
 			var wg sync.WaitGroup
 			errs := make(chan error, goroutines)

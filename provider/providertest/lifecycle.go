@@ -30,10 +30,16 @@ func allCalls(e *env, ctx context.Context) map[string]func() error {
 			return b.SetMulti(ctx, []provider.Item{{Key: k, Value: v, TTL: time.Minute}})
 		}
 	}
-	if d, ok := e.p.(provider.PatternDeleter); ok {
+	if a, ok := e.p.(provider.MultiAdder); ok {
+		calls["AddMulti"] = func() error {
+			_, err := a.AddMulti(ctx, []provider.Item{{Key: k, Value: v, TTL: time.Minute}})
+			return err
+		}
+	}
+	if d, ok := patternDeleter(e); ok {
 		calls["DeletePattern"] = func() error { _, err := d.DeletePattern(ctx, e.prefix+"*"); return err }
 	}
-	if c, ok := e.p.(provider.Counter); ok {
+	if c, ok := counter(e); ok {
 		calls["Len"] = func() error { _, err := c.Len(ctx); return err }
 	}
 	return calls

@@ -1,12 +1,39 @@
 package providertest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/aside-go/aside/provider"
 )
+
+// patternDeleter returns the provider's PatternDeleter, unless it has none or
+// answers provider.ErrNotSupported (a wrapper over a provider without one).
+func patternDeleter(e *env) (provider.PatternDeleter, bool) {
+	d, ok := e.p.(provider.PatternDeleter)
+	if !ok {
+		return nil, false
+	}
+	if _, err := d.DeletePattern(e.ctx, e.prefix+"no-such-key"); errors.Is(err, provider.ErrNotSupported) {
+		return nil, false
+	}
+	return d, true
+}
+
+// counter returns the provider's Counter, unless it has none or answers
+// provider.ErrNotSupported.
+func counter(e *env) (provider.Counter, bool) {
+	c, ok := e.p.(provider.Counter)
+	if !ok {
+		return nil, false
+	}
+	if _, err := c.Len(e.ctx); errors.Is(err, provider.ErrNotSupported) {
+		return nil, false
+	}
+	return c, true
+}
 
 func (s *suite) batcherTests() []test {
 	batcher := func(t *testing.T, e *env) provider.Batcher {
@@ -115,7 +142,7 @@ func (s *suite) multiAdderTests() []test {
 func (s *suite) patternTests() []test {
 	deleter := func(t *testing.T, e *env) provider.PatternDeleter {
 		t.Helper()
-		d, ok := e.p.(provider.PatternDeleter)
+		d, ok := patternDeleter(e)
 		if !ok {
 			t.Skip("the provider does not implement provider.PatternDeleter")
 		}
@@ -206,7 +233,7 @@ func (s *suite) patternTests() []test {
 func (s *suite) counterTests() []test {
 	return []test{
 		{"Len grows with new keys and shrinks with deletes", func(t *testing.T, e *env) {
-			c, ok := e.p.(provider.Counter)
+			c, ok := counter(e)
 			if !ok {
 				t.Skip("the provider does not implement provider.Counter")
 			}

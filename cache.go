@@ -13,6 +13,7 @@ import (
 	"github.com/aside-go/aside/internal/redact"
 	"github.com/aside-go/aside/keys"
 	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/circuit"
 	"github.com/aside-go/aside/provider/memory"
 )
 
@@ -41,6 +42,13 @@ type Options struct {
 	// MemoryMaxBytes bounds the default in-memory provider; 0 means the
 	// memory package's default. Ignored when Provider is set.
 	MemoryMaxBytes int64
+	// Breaker configures the circuit breaker the Cache puts in front of
+	// Provider (never in front of the in-process memory provider, which does
+	// not fail): after a few consecutive failures or timeouts every provider
+	// call fails at once for a cool-down, so that during an outage Remember
+	// costs what its loader costs. The zero value is on, with the defaults
+	// of package provider/circuit (5 failures, a 1 s cool-down).
+	Breaker Breaker
 
 	// DefaultTTL is how long entries stay fresh when a call names no TTL.
 	// Default 1h.
@@ -84,6 +92,18 @@ type Options struct {
 	LeaseTTL time.Duration
 }
 
+// Breaker configures the Cache's circuit breaker; see Options.Breaker.
+type Breaker struct {
+	// Disabled sends every call to the provider, however it fails.
+	Disabled bool
+	// Failures is how many consecutive failures open the circuit; 0 means
+	// circuit.DefaultFailures (5).
+	Failures int
+	// CoolDown is how long the circuit stays open before one probe call
+	// may test the store; 0 means circuit.DefaultCoolDown (1 s).
+	CoolDown time.Duration
+}
+
 // Cache is a cache-aside facade over a provider. Use Get, Set and Remember
 // (free functions, because methods cannot take type parameters) for values,
 // and the methods for everything else. All methods are safe for concurrent
@@ -103,6 +123,12 @@ type Cache struct {
 	// this Cache may have written, in nanoseconds: how long a pending
 	// invalidation stays worth retrying.
 	maxLife atomic.Int64
+
+	// breaker guards p (nil for the memory provider, or when disabled);
+	// recovered is closed, and replaced, each time its circuit closes, to
+	// wake pending invalidations.
+	breaker   *circuit.Breaker
+	recovered atomic.Pointer[chan struct{}]
 
 	flights flightGroup
 	tagKeys tagKeyCache
@@ -190,6 +216,19 @@ func New(o Options) (*Cache, error) {
 		}
 		c.p = mp
 	}
+	ch := make(chan struct{})
+	c.recovered.Store(&ch)
+	if _, inProcess := c.p.(*memory.Provider); !inProcess && !o.Breaker.Disabled {
+		p, b, err := circuit.Wrap(c.p, circuit.Options{
+			Failures:      o.Breaker.Failures,
+			CoolDown:      o.Breaker.CoolDown,
+			OnStateChange: c.circuitChanged,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: Breaker: %w", ErrInvalidOption, err)
+		}
+		c.p, c.breaker = p, b
+	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -238,8 +277,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	}
 	n, err := c.p.Delete(ctx, skeys...)
 	if err != nil {
-		c.stats.errors.Add(1)
-		c.log.WarnContext(ctx, "cache DELETE failed", "keys", len(keys), "err", err)
+		c.failed(ctx, "cache DELETE failed", "", err)
 		return fmt.Errorf("aside: delete: %w", err)
 	}
 	c.stats.deletes.Add(int64(n))
@@ -247,6 +285,23 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		c.log.DebugContext(ctx, "cache DELETE", "keys", keys, "deleted", n)
 	}
 	return nil
+}
+
+// circuitChanged logs a transition of the breaker's circuit and, when it
+// closes, wakes the invalidations waiting to be retried.
+func (c *Cache) circuitChanged(from, to circuit.State) {
+	switch to {
+	case circuit.Open:
+		c.log.Warn("cache store unavailable: circuit open, serving misses without calling it", "from", from.String())
+	case circuit.Closed:
+		c.log.Info("cache store back: circuit closed", "from", from.String())
+		next := make(chan struct{})
+		close(*c.recovered.Swap(&next))
+	case circuit.HalfOpen:
+		if c.debug(context.Background()) {
+			c.log.Debug("cache store circuit half-open: probing")
+		}
+	}
 }
 
 // Ping checks that the provider answers.
@@ -274,8 +329,9 @@ func (c *Cache) Close() error {
 // DefaultTTL is the freshness of entries written without a TTL option.
 func (c *Cache) DefaultTTL() time.Duration { return c.ttl }
 
-// Provider returns the provider under the cache, for capability checks and
-// tools; writing through it bypasses tags, leases and stats.
+// Provider returns the provider under the cache (behind its circuit breaker,
+// if any: Unwrap reaches the adapter), for capability checks and tools;
+// writing through it bypasses tags, leases and stats.
 func (c *Cache) Provider() provider.Provider { return c.p }
 
 func (c *Cache) entryKey(key string) (string, error) {

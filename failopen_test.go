@@ -306,3 +306,63 @@ func TestCloseWhileStaleEntriesRefreshIsSafe(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+func TestTheCircuitOpensOnAnOutageAndClosesWhenTheStoreReturns(t *testing.T) {
+	f := newFaulty(t)
+	c := newCache(t, aside.Options{Provider: f, Breaker: aside.Breaker{Failures: 3, CoolDown: 50 * time.Millisecond}})
+	ctx := context.Background()
+	load := func(context.Context) (User, error) { return ada, nil }
+	require.Equal(t, "closed", c.Stats().Circuit)
+
+	f.fail.Store(true)
+	for range 3 {
+		_, err := aside.Remember(ctx, c, "k", load)
+		require.NoError(t, err)
+	}
+	require.Equal(t, "open", c.Stats().Circuit)
+	reached := f.calls.Load()
+	for range 20 {
+		u, err := aside.Remember(ctx, c, "k", load)
+		require.NoError(t, err)
+		require.Equal(t, ada, u)
+	}
+	require.Equal(t, reached, f.calls.Load(), "an open circuit keeps calls off the store")
+	s := c.Stats()
+	require.EqualValues(t, 20, s.Rejected)
+	require.EqualValues(t, 1, s.CircuitOpens)
+	require.EqualValues(t, 3, s.Errors, "refused calls are not provider failures")
+
+	f.fail.Store(false)
+	require.Eventually(t, func() bool {
+		_, err := aside.Remember(ctx, c, "k", load)
+		require.NoError(t, err)
+		_, found, err := aside.Get[User](ctx, c, "k")
+		require.NoError(t, err)
+		return found
+	}, 2*time.Second, 10*time.Millisecond, "the first calls after the cool-down probe and close the circuit")
+	require.Equal(t, "closed", c.Stats().Circuit)
+}
+
+func TestAPendingInvalidationLandsAsSoonAsTheCircuitCloses(t *testing.T) {
+	f := newFaulty(t)
+	c := newCache(t, aside.Options{Provider: f, Breaker: aside.Breaker{Failures: 1, CoolDown: 30 * time.Millisecond}})
+	ctx := context.Background()
+	require.NoError(t, aside.Set(ctx, c, "k", ada, aside.Tags("users")))
+	f.fail.Store(true)
+	require.ErrorIs(t, c.InvalidateTagsEventually(ctx, "users"), aside.ErrInvalidationPending)
+	time.Sleep(300 * time.Millisecond) // retries back off while the circuit refuses them
+	f.fail.Store(false)
+	start := time.Now()
+	require.Eventually(t, func() bool { return c.Stats().InvalidationsPending == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Less(t, time.Since(start), 2*time.Second)
+	_, found, err := aside.Get[User](ctx, newCache(t, aside.Options{Provider: f.Provider}), "k", aside.Tags("users"))
+	require.NoError(t, err)
+	require.False(t, found)
+}
+
+func TestTheMemoryProviderHasNoBreaker(t *testing.T) {
+	c := newCache(t, aside.Options{})
+	require.Empty(t, c.Stats().Circuit)
+	_, err := aside.New(aside.Options{Provider: newFaulty(t), Breaker: aside.Breaker{Failures: -1}})
+	require.ErrorIs(t, err, aside.ErrInvalidOption)
+}

@@ -57,6 +57,7 @@ var errDown = errors.New("provider down")
 func newFaulty(t testing.TB) *faulty {
 	m, err := memory.New(memory.Options{})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() }) // also when no Cache took it
 	return &faulty{Provider: m}
 }
 

@@ -63,9 +63,14 @@ func (c *Cache) retryInvalidation(tags []string, items []provider.Item, deadline
 	wait := retryMinWait
 	for attempt := 1; ; attempt++ {
 		sleep := time.Duration(rand.Int64N(int64(wait))) + time.Millisecond
+		t := time.NewTimer(sleep)
 		select {
-		case <-time.After(sleep):
+		case <-t.C:
+		case <-*c.recovered.Load(): // the store is back: try now
+			t.Stop()
+			wait = retryMinWait
 		case <-c.bgCtx.Done():
+			t.Stop()
 			c.log.Warn("cache INVALIDATE abandoned: the cache closed while it was pending", "tags", len(tags), "attempts", attempt)
 			return
 		}
@@ -82,9 +87,11 @@ func (c *Cache) retryInvalidation(tags []string, items []provider.Item, deadline
 			c.log.Info("cache INVALIDATE succeeded on retry", "tags", len(tags), "attempts", attempt+1)
 			return
 		}
-		c.stats.errors.Add(1)
-		if attempt == 1 || attempt%10 == 0 {
-			c.log.Warn("cache INVALIDATE retry failed", "tags", len(tags), "attempts", attempt+1, "err", err)
+		if !errors.Is(err, provider.ErrUnavailable) {
+			c.stats.errors.Add(1)
+			if attempt == 1 || attempt%10 == 0 {
+				c.log.Warn("cache INVALIDATE retry failed", "tags", len(tags), "attempts", attempt+1, "err", err)
+			}
 		}
 		wait = min(2*wait, retryMaxWait)
 	}

@@ -210,9 +210,23 @@ func (c *Cache) readFailed(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	c.stats.errors.Add(1)
-	c.log.WarnContext(ctx, "cache "+op+" failed; serving as a miss", "err", err)
+	c.failed(ctx, "cache "+op+" failed; serving as a miss", "", err)
 	return errReadFailed
+}
+
+// failed counts and logs a provider failure. A call the circuit breaker
+// refused is neither: the breaker counts those (Stats.Rejected) and logs
+// its transitions, so that an outage does not flood the log.
+func (c *Cache) failed(ctx context.Context, msg, key string, err error) {
+	if errors.Is(err, provider.ErrUnavailable) {
+		return
+	}
+	c.stats.errors.Add(1)
+	if key == "" {
+		c.log.WarnContext(ctx, msg, "err", err)
+	} else {
+		c.log.WarnContext(ctx, msg, "key", key, "err", err)
+	}
 }
 
 // errReadFailed marks an observation made while the provider failed; callers
@@ -225,7 +239,7 @@ func (c *Cache) corrupt(ctx context.Context, skey string, err error) {
 	c.stats.decodeFailures.Add(1)
 	c.log.WarnContext(ctx, "cache entry could not be decoded; deleting it", "err", err)
 	if _, derr := c.p.Delete(ctx, skey); derr != nil && ctx.Err() == nil {
-		c.stats.errors.Add(1)
+		c.failed(ctx, "cache DELETE of an undecodable entry failed", "", derr)
 	}
 }
 

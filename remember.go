@@ -61,7 +61,9 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	life := o.ttl + o.grace()
 	stamps, _, err := c.captureTags(ctx, o.tags, nil, time.Time{}, life)
 	if err != nil {
-		c.stats.errors.Add(1)
+		if !errors.Is(err, ErrInvalidKey) {
+			c.failed(ctx, "cache SET tags failed", key, err)
+		}
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
 	payload, raw, err := c.encode(v)
@@ -71,14 +73,14 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	ttl := c.jittered(o.ttl)
 	freshUntil := time.Now().Add(ttl)
 	if ok, err := c.keepRecords(ctx, stamps, freshUntil.Add(o.grace())); err != nil {
-		c.stats.errors.Add(1)
+		c.failed(ctx, "cache SET tags failed", key, err)
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	} else if !ok {
 		return nil // a tag was invalidated meanwhile: the entry would be dead on arrival
 	}
 	entry := newEntry(freshUntil, stamps, payload)
 	if err := c.p.Set(ctx, skey, entry, ttl+o.grace()); err != nil {
-		c.stats.errors.Add(1)
+		c.failed(ctx, "cache SET failed", key, err)
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
 	c.wrote(ctx, key, ttl+o.grace(), raw, len(payload), len(entry))
@@ -446,6 +448,5 @@ func (c *Cache) wrote(ctx context.Context, key string, life time.Duration, raw, 
 }
 
 func (c *Cache) writeFailed(ctx context.Context, op, key string, err error) {
-	c.stats.errors.Add(1)
-	c.log.WarnContext(ctx, "cache "+op+" failed", "key", key, "err", err)
+	c.failed(ctx, "cache "+op+" failed", key, err)
 }

@@ -29,6 +29,14 @@ type Stats struct {
 	RawBytes             int64 `json:"raw_bytes"`     // serialized size of everything written, before compression
 	EncodedBytes         int64 `json:"encoded_bytes"` // the codec's output for them: after compression
 	StoredBytes          int64 `json:"stored_bytes"`  // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
+	// Circuit is the state of the circuit breaker in front of the provider
+	// ("closed", "half-open", "open"), or "" when there is none (the memory
+	// provider, or Options.Breaker.Disabled). CircuitOpens counts how often
+	// it opened; Rejected counts the provider calls it refused while open
+	// (each one a miss or a skipped write that cost no time).
+	Circuit      string `json:"circuit,omitempty"`
+	CircuitOpens int64  `json:"circuit_opens"`
+	Rejected     int64  `json:"rejected"`
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
 	Keys int64 `json:"keys"`
@@ -84,6 +92,10 @@ func (c *Cache) Stats() Stats {
 		EncodedBytes:         c.stats.encodedBytes.Load(),
 		StoredBytes:          c.stats.storedBytes.Load(),
 		Keys:                 -1,
+	}
+	if c.breaker != nil {
+		b := c.breaker.Stats()
+		s.Circuit, s.CircuitOpens, s.Rejected = b.State.String(), b.Opens, b.Rejected
 	}
 	if n, ok := c.p.(provider.Counter); ok && !c.closed.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), keyCountTimeout)

@@ -245,8 +245,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 		return err
 	}
 	if err := c.writeInvalidation(ctx, items); err != nil {
-		c.stats.errors.Add(1)
-		c.log.WarnContext(ctx, "cache INVALIDATE tags failed", "tags", len(tags), "err", err)
+		c.failed(ctx, "cache INVALIDATE tags failed", "", err)
 		return fmt.Errorf("aside: invalidate tags: %w", err)
 	}
 	c.invalidated(ctx, tags)
@@ -319,8 +318,11 @@ func (c *Cache) InvalidatePattern(ctx context.Context, glob string) (int, error)
 	}
 	n, err := pd.DeletePattern(ctx, pattern)
 	c.stats.patternDeletes.Add(int64(n))
+	if errors.Is(err, provider.ErrNotSupported) {
+		return n, fmt.Errorf("%w: InvalidatePattern needs a provider.PatternDeleter", ErrNotSupported)
+	}
 	if err != nil {
-		c.stats.errors.Add(1)
+		c.failed(ctx, "cache INVALIDATE pattern failed", "", err)
 		return n, fmt.Errorf("aside: invalidate pattern: %w", err)
 	}
 	if c.debug(ctx) {

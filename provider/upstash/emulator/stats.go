@@ -71,14 +71,14 @@ type FaultStats struct {
 
 // counters is the live form of Stats.
 type counters struct {
-	requests, unauthorized                           atomic.Int64
-	commands, commandErrors, refused                 atomic.Int64
-	pipelines, transactions, discarded               atomic.Int64
-	requestBytes, responseBytes, syncTokens          atomic.Int64
-	delayed, dropped, serverErrors, quotaErrors      atomic.Int64
-	droppedAfter, truncated                          atomic.Int64
-	byNameMu                                         sync.Mutex
-	byName                                           map[string]int64
+	requests, unauthorized                      atomic.Int64
+	commands, commandErrors, refused            atomic.Int64
+	pipelines, transactions, discarded          atomic.Int64
+	requestBytes, responseBytes, syncTokens     atomic.Int64
+	delayed, dropped, serverErrors, quotaErrors atomic.Int64
+	droppedAfter, truncated                     atomic.Int64
+	byNameMu                                    sync.Mutex
+	byName                                      map[string]int64
 }
 
 func (c *counters) billed(name string, isErr bool) {

@@ -119,10 +119,7 @@ func (e *Emulator) SetFaults(f Faults) error {
 }
 
 // Faults returns the faults in force.
-func (e *Emulator) Faults() Faults {
-	f := e.faults.Load().f
-	return f
-}
+func (e *Emulator) Faults() Faults { return e.faults.Load().f }
 
 // Stats returns a snapshot of the counters.
 func (e *Emulator) Stats() Stats { return e.stats.snapshot() }
@@ -240,7 +237,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.serverError {
 		e.stats.serverErrors.Add(1)
-		e.reply(w, r, fs.f.ServerErrorStatus, errorBody("emulator: injected server error"))
+		e.reply(w, r, fs.status, errorBody("emulator: injected server error"))
 		return
 	}
 

@@ -1,9 +1,11 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -159,18 +161,20 @@ func (f Faults) any() bool {
 		f.QuotaRate > 0 || f.DropAfterRate > 0 || f.TruncateRate > 0
 }
 
-// faultState is a Faults and its generator.
+// faultState is a Faults as it was set and its generator.
 type faultState struct {
-	f   Faults
-	mu  sync.Mutex
-	rng *rand.Rand
+	f      Faults
+	status int // of injected server errors
+	mu     sync.Mutex
+	rng    *rand.Rand
 }
 
 func newFaultState(f Faults) *faultState {
-	if f.ServerErrorStatus == 0 {
-		f.ServerErrorStatus = 500
+	s := &faultState{f: f, status: f.ServerErrorStatus, rng: rand.New(rand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))}
+	if s.status == 0 {
+		s.status = http.StatusInternalServerError
 	}
-	return &faultState{f: f, rng: rand.New(rand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))}
+	return s
 }
 
 // plan is what happens to one request.
@@ -219,7 +223,9 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	}{alias(f), f.Latency.String(), f.Jitter.String()})
 }
 
-// UnmarshalJSON reads what MarshalJSON writes; absent fields are zero.
+// UnmarshalJSON reads what MarshalJSON writes; absent fields are zero, and
+// an unknown field is an error (a misspelt fault would otherwise be a silent
+// no-op).
 func (f *Faults) UnmarshalJSON(b []byte) error {
 	type alias Faults
 	var v Faults
@@ -228,7 +234,9 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		Latency string `json:"latency"`
 		Jitter  string `json:"jitter"`
 	}{alias: (*alias)(&v)}
-	if err := json.Unmarshal(b, &aux); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&aux); err != nil {
 		return err
 	}
 	for _, d := range []struct {

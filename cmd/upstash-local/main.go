@@ -152,6 +152,7 @@ func redisOptions(addr string, db int) (*goredis.Options, error) {
 	o.Protocol = 2
 	o.MaxRetries = -1
 	o.ContextTimeoutEnabled = true
+	o.DialerRetries = 1 // a refused connection fails the request at once
 	if o.DialTimeout == 0 {
 		o.DialTimeout = time.Second
 	}

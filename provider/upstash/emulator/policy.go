@@ -77,16 +77,6 @@ func noPerm(name string) *refusal {
 	return &refusal{fmt.Sprintf("NOPERM this user has no permissions to run the '%s' command or its subcommand", strings.ToLower(name))}
 }
 
-// fullName is the command's name in lower case, with the subcommand for the
-// container commands that the policy looks into ("client kill").
-func fullName(args []string) string {
-	name := strings.ToLower(args[0])
-	if len(args) > 1 && (name == "client" || name == "script") {
-		return name + " " + strings.ToLower(args[1])
-	}
-	return name
-}
-
 // policy decides whether args may reach Redis, before any read-only check
 // (which needs Redis's command table). It returns nil or a *refusal.
 func policy(args []string, allowDangerous bool) *refusal {

@@ -1,15 +1,22 @@
 package emulator_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/provider/upstash/emulator"
 )
 
@@ -407,4 +414,60 @@ func TestHead(t *testing.T) {
 	if r.status != 200 || r.body != "" {
 		t.Fatalf("HEAD: %d %q", r.status, r.body)
 	}
+}
+
+func TestRedisDown(t *testing.T) {
+	srv, err := redistest.StartServer()
+	if err != nil {
+		redistest.Unavailable(t, err.Error())
+	}
+	addr := srv.Addr()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
+	defer rdb.Close()
+	var logs bytes.Buffer
+	emu, err := emulator.New(rdb, emulator.Options{Token: testToken, ReadOnlyToken: testROToken,
+		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(emu)
+	defer hs.Close()
+	f := &fixture{t: t, emu: emu, srv: hs}
+	for _, c := range []struct {
+		path, body string
+		headers    []string
+	}{
+		{"/", `["GET","k"]`, nil},
+		{"/pipeline", `[["GET","k"],["GET","k"]]`, nil},
+		{"/multi-exec", `[["GET","k"]]`, nil},
+		{"/", `["GET","k"]`, []string{"Authorization", "Bearer " + testROToken}},
+	} {
+		r := f.do("POST", c.path, c.body, c.headers...)
+		if r.status != 500 || !strings.HasPrefix(r.body, `{"error":"ERR emulator: Redis is unavailable: `) {
+			t.Fatalf("%s %s: %d %s", c.path, c.body, r.status, r.body)
+		}
+	}
+	if st := emu.Stats(); st.Commands != 0 || st.Requests != 4 {
+		t.Fatalf("%+v", st)
+	}
+	if !strings.Contains(logs.String(), "redis failed") {
+		t.Fatalf("nothing logged: %q", logs.String())
+	}
+	if strings.Contains(logs.String(), testToken) || strings.Contains(logs.String(), testROToken) {
+		t.Fatalf("a token was logged: %s", logs.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

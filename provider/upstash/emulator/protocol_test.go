@@ -378,10 +378,13 @@ func TestRequestSizeLimit(t *testing.T) {
 		if r := f.do("POST", "/", over); r.status != 400 || r.body != `{"error":"ERR max request size exceeded"}` {
 			t.Fatalf("%d bytes: %d %s", len(over), r.status, r.body)
 		}
-		k := key(t, "k")
-		under := `["SET","` + k + `","` + strings.Repeat("x", emulator.DefaultMaxRequestBytes-200) + `"]`
-		if r := f.do("POST", "/", under); r.status != 200 {
-			t.Fatalf("%d bytes: %d %s", len(under), r.status, r.body)
+		// The path form, whose body is not JSON, tests the bound itself.
+		k := url.PathEscape(key(t, "k"))
+		if r := f.do("POST", "/set/"+k, strings.Repeat("x", emulator.DefaultMaxRequestBytes)); r.status != 200 {
+			t.Fatalf("exactly the limit: %d %s", r.status, r.body)
+		}
+		if r := f.do("POST", "/set/"+k, strings.Repeat("x", emulator.DefaultMaxRequestBytes+1)); r.status != 400 {
+			t.Fatalf("one byte over: %d %s", r.status, r.body)
 		}
 	})
 	t.Run("the limit counts the body", func(t *testing.T) {
@@ -396,6 +399,20 @@ func TestRequestSizeLimit(t *testing.T) {
 		}
 		if r := f.do("POST", "/set/"+url.PathEscape(k), strings.Repeat("y", 101)); r.status != 400 {
 			t.Fatalf("a path-form body of 101 bytes: %d %s", r.status, r.body)
+		}
+		// A chunked body, of no announced length, is bounded as it is read.
+		for n, want := range map[int]int{100: 200, 101: 400} {
+			body := io.MultiReader(strings.NewReader(strings.Repeat("z", n)))
+			req, _ := http.NewRequest("POST", f.srv.URL+"/set/"+url.PathEscape(k), body)
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			res, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = res.Body.Close()
+			if res.StatusCode != want || req.ContentLength != 0 {
+				t.Fatalf("a chunked body of %d bytes: %d (length %d)", n, res.StatusCode, req.ContentLength)
+			}
 		}
 	})
 	t.Run("a negative limit is none", func(t *testing.T) {

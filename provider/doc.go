@@ -43,7 +43,8 @@
 //
 // Abilities that not every store has cheaply are separate interfaces, found
 // with a type assertion: [Batcher] (many writes in one round trip),
-// [MultiAdder] (many Adds in one round trip),
+// [MultiAdder] (many Adds in one round trip), [Meter] (billed commands and
+// bytes),
 // [PatternDeleter] (delete by glob, for InvalidatePattern) and [Counter] (a
 // cheap key count for Stats).
 //

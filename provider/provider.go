@@ -117,3 +117,25 @@ type PatternDeleter interface {
 type Counter interface {
 	Len(ctx context.Context) (int64, error)
 }
+
+// Usage is what a store bills for, counted by its provider since it was
+// created.
+type Usage struct {
+	// Commands is the number of commands the store executed and bills:
+	// each command inside a pipeline or transaction counts once.
+	Commands int64 `json:"commands"`
+	// Requests is the number of requests sent (HTTP requests for a REST
+	// store, round trips for others).
+	Requests int64 `json:"requests"`
+	// BytesSent and BytesReceived are the bytes of request and response
+	// bodies (what a REST store bills as bandwidth).
+	BytesSent     int64 `json:"bytes_sent"`
+	BytesReceived int64 `json:"bytes_received"`
+}
+
+// Meter is implemented by providers that count what their store bills
+// (Upstash bills every command and every byte). Usage returns the counters
+// at the time of the call; it never blocks.
+type Meter interface {
+	Usage() Usage
+}

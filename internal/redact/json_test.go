@@ -54,8 +54,11 @@ func TestJSON(t *testing.T) {
 		{"escaped keys are decoded before matching", drop,
 			`{"pass\u0077ord":"pw","a":1}`, `{"a":1}`, true},
 		{"mask replaces strings and nulls everything else", mask,
-			`{"password":"pw","pin":1234,"token":{"a":"b"},"cookie":[1],"name":"n"}`,
-			`{"password":"[REDACTED]","pin":null,"token":null,"cookie":null,"name":"n"}`, true},
+			`{"password":"pw","pin":1234,"secret":{"a":"b"},"cookie":["c"],"name":"n"}`,
+			`{"password":"[REDACTED]","pin":null,"secret":null,"cookie":null,"name":"n"}`, true},
+		{"mask walks an object under a token name and keeps a count", mask,
+			`{"token":{"a":"b","refresh_token":"r"},"tokens":12}`,
+			`{"token":{"a":"b","refresh_token":"[REDACTED]"},"tokens":12}`, true},
 		{"duplicate keys are each redacted", drop,
 			`{"token":"a","token":"b","x":1}`, `{"x":1}`, true},
 		{"a top-level scalar is unchanged", drop, `"password"`, `"password"`, false},
@@ -102,8 +105,8 @@ func TestJSONDoesNotAllocateWhenClean(t *testing.T) {
 	require.Zero(t, allocs)
 }
 
-// jsonOnly builds a random document of JSON types from seed, with secrets
-// under sensitive keys and public markers elsewhere.
+// jsonValue builds a random document of JSON types, with secrets under
+// sensitive keys and public markers elsewhere.
 func (g *gen) jsonValue(depth int, hot bool) any {
 	n := 7
 	if depth > 4 {
@@ -123,14 +126,50 @@ func (g *gen) jsonValue(depth int, hot bool) any {
 		}
 		return out
 	default:
-		m := map[string]any{}
-		for range g.r.IntN(5) {
-			k, kh := g.key()
-			if _, dup := m[k]; !dup {
-				m[k] = g.jsonValue(depth+1, hot || kh)
+		return g.jsonObject(depth, hot)
+	}
+}
+
+// jsonObject builds an object whose keys are drawn from the key lists.
+func (g *gen) jsonObject(depth int, hot bool) map[string]any {
+	m := map[string]any{}
+	for range g.r.IntN(5) {
+		k, mode := g.key()
+		if _, dup := m[k]; !dup {
+			switch {
+			case hot || mode == whole:
+				m[k] = g.jsonValue(depth+1, true)
+			case mode == walked:
+				m[k] = g.jsonWalkValue(depth + 1)
+			default:
+				m[k] = g.jsonValue(depth+1, false)
 			}
 		}
-		return m
+	}
+	return m
+}
+
+// jsonWalkValue is walkValue for JSON documents.
+func (g *gen) jsonWalkValue(depth int) any {
+	n := 5
+	if depth > 4 {
+		n = 4
+	}
+	switch g.r.IntN(n) {
+	case 0:
+		return g.str(true)
+	case 1:
+		return json.Number("4111111111111111")
+	case 2:
+		return g.r.IntN(2) == 0
+	case 3:
+		out := make([]any, 1+g.r.IntN(3))
+		for i := range out {
+			out[i] = g.str(true)
+		}
+		return out
+	default:
+		return g.jsonObject(depth, false)
 	}
 }
 

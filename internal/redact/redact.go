@@ -3,6 +3,7 @@ package redact
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"sync"
@@ -127,20 +128,28 @@ var defaultFilter = sync.OnceValue(func() *Filter {
 func Default() *Filter { return defaultFilter() }
 
 // IsSensitive reports whether a field or key called name would be redacted
-// (struct tags aside).
+// when it holds a non-empty string (struct tags aside). Whether a number or
+// an object under the name is redacted too depends on the name: see the
+// package doc.
 func (f *Filter) IsSensitive(name string) bool {
+	_, ok := f.lookup(name)
+	return ok
+}
+
+// lookup reports whether name is sensitive and which values under it are.
+func (f *Filter) lookup(name string) (flags, bool) {
 	if f == nil || f.off {
-		return false
+		return 0, false
 	}
 	if f.match != nil && f.match(name) {
-		return true
+		return added, true
 	}
 	return match(f.names, name)
 }
 
-func (f *Filter) sensitiveBytes(name []byte) bool {
+func (f *Filter) lookupBytes(name []byte) (flags, bool) {
 	if f.match != nil && f.match(string(name)) {
-		return true
+		return added, true
 	}
 	return match(f.names, name)
 }
@@ -152,6 +161,13 @@ func (f *Filter) sensitiveBytes(name []byte) bool {
 // for types that cannot hold a sensitive value (see the package doc) that
 // costs one cache lookup and no allocation.
 func (f *Filter) Apply(v any) (out any, changed bool) {
+	return f.ApplyTo(v, nil, nil)
+}
+
+// ApplyTo is [Filter.Apply] that adds every redacted value to t and logs
+// the first redaction of each type and field to log at debug level (see
+// [Tally]). Either may be nil.
+func (f *Filter) ApplyTo(v any, t *Tally, log *slog.Logger) (out any, changed bool) {
 	if f == nil || f.off || v == nil {
 		return v, false
 	}
@@ -160,7 +176,7 @@ func (f *Filter) Apply(v any) (out any, changed bool) {
 	if p.kind == kSkip {
 		return v, false
 	}
-	nv, changed := f.run(rv, p)
+	nv, changed := f.run(rv, p, t, log)
 	if !changed {
 		return v, false
 	}
@@ -196,7 +212,7 @@ func Value[T any](f *Filter, v T) (T, bool) {
 // valueSlow is split from Value so that taking v's address, which moves it to
 // the heap, only happens for types that may need redacting.
 func valueSlow[T any](f *Filter, v T, p *plan) (T, bool) {
-	nv, changed := f.run(reflect.ValueOf(&v).Elem(), p)
+	nv, changed := f.run(reflect.ValueOf(&v).Elem(), p, nil, nil)
 	if !changed {
 		return v, false
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aside-go/aside/internal/redact"
 	"github.com/aside-go/aside/provider"
 )
 
@@ -24,6 +25,7 @@ type Stats struct {
 	RawBytes       int64 `json:"raw_bytes"`       // serialized size of everything written, before compression
 	EncodedBytes   int64 `json:"encoded_bytes"`   // the codec's output for them: after compression
 	StoredBytes    int64 `json:"stored_bytes"`    // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
+	Redactions     int64 `json:"redactions"`      // values the redaction filter removed or masked before storage (struct fields, map entries, JSON members)
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
 	Keys int64 `json:"keys"`
@@ -51,6 +53,7 @@ type counters struct {
 	hits, staleHits, misses, sets, deletes, loads, loadErrors atomic.Int64
 	errors, decodeFailures, invalidations, patternDeletes     atomic.Int64
 	rawBytes, encodedBytes, storedBytes                       atomic.Int64
+	redactions                                                redact.Tally
 }
 
 // keyCountTimeout bounds the provider's key count inside Stats.
@@ -74,6 +77,7 @@ func (c *Cache) Stats() Stats {
 		RawBytes:       c.stats.rawBytes.Load(),
 		EncodedBytes:   c.stats.encodedBytes.Load(),
 		StoredBytes:    c.stats.storedBytes.Load(),
+		Redactions:     c.stats.redactions.Count(),
 		Keys:           -1,
 	}
 	if n, ok := c.p.(provider.Counter); ok && !c.closed.Load() {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -294,4 +296,43 @@ func FuzzJSON(f *testing.F) {
 		checkJSON(t, Default(), in)
 		checkJSON(t, mask, in)
 	})
+}
+
+// tokenChain is {"token":[{"token":[ ... {"token":["s"]} ..., 1]}, 1]}: at
+// every level the array must be classified past an object that holds the
+// next level, the shape that would make classification quadratic.
+func tokenChain(depth int) []byte {
+	var b bytes.Buffer
+	for range depth {
+		b.WriteString(`{"token":[`)
+	}
+	b.WriteString(`{"token":["s"],"k":"v"}`)
+	for range depth {
+		b.WriteString(`,1]}`)
+	}
+	return b.Bytes()
+}
+
+func TestJSONDeepTokenChain(t *testing.T) {
+	in := tokenChain(300)
+	out := checkJSON(t, Default(), in)
+	require.Equal(t, strings.Replace(string(in), `"token":["s"],`, "", 1), string(out),
+		"only the innermost list of strings goes")
+}
+
+// BenchmarkJSONDeepTokenChain shows classification stays linear: ns/byte
+// should not grow with depth.
+func BenchmarkJSONDeepTokenChain(b *testing.B) {
+	for _, depth := range []int{100, 1000, 4000} {
+		in := tokenChain(depth)
+		b.Run(fmt.Sprint("depth=", depth), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if _, changed, _ := Default().JSON(in); !changed {
+					b.Fatal("unchanged")
+				}
+			}
+		})
+	}
 }

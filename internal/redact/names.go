@@ -38,9 +38,9 @@ type rule struct {
 var defaultRules = []rule{
 	// Passwords. Numbers too: a numeric password or passcode is the secret.
 	{"password", true, numeric}, {"passwd", true, numeric}, {"pwd", true, numeric},
-	{"passcode", true, numeric}, {"passphrase", true, 0},
-	{"passwordhash", true, 0}, {"passwordconfirmation", true, numeric},
-	{"passwords", false, 0},
+	{"passcode", true, numeric}, {"passphrase", true, numeric},
+	{"passwordhash", true, numeric}, {"passwordconfirmation", true, numeric},
+	{"passwords", false, 0}, // a plural: a number under it is a count
 
 	// Secrets, keys and credentials: strings, and objects dropped whole
 	// (a JWK private key, a {"user","key"} credential pair).

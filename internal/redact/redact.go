@@ -57,16 +57,19 @@ type Rules struct {
 	Replacement string
 	// Add lists extra sensitive names. "name" matches that whole name;
 	// "*name" also matches it as the last words of a longer name ("*pin"
-	// catches "cardPin"). Matching ignores case and separators.
+	// catches "cardPin"). Matching ignores case, separators and trailing
+	// digits. Under an added name every value but a boolean is redacted,
+	// numbers and whole objects included, even when the name is a default
+	// one with narrower rules ("token").
 	Add []string
 	// Remove lists names, default or added, that are not sensitive. A removed
 	// name is not sensitive as the last words of a longer name either:
 	// removing "token" lets "github_token" through. Remove wins over Add.
 	Remove []string
 	// Match, when set, is consulted in addition to the lists with the raw
-	// field or key name; returning true makes the name sensitive. It must be
-	// safe for concurrent use. For struct fields its answer is cached per
-	// type, so it must be a pure function of the name.
+	// field or key name; returning true makes the name sensitive, as if it
+	// were added. It must be safe for concurrent use. For struct fields its
+	// answer is cached per type, so it must be a pure function of the name.
 	Match func(name string) bool
 	// Disabled turns the filter off: every method returns its input as is.
 	Disabled bool

@@ -36,7 +36,8 @@ func (f *Filter) JSONTo(body []byte, t *Tally, log *slog.Logger) (out []byte, ch
 	if f == nil || f.off {
 		return body, false, nil
 	}
-	s := jsonScan{f: f, in: body}
+	log = debugLogger(t, log)
+	s := jsonScan{f: f, in: body, logKeys: log != nil}
 	s.value(s.ws(0))
 	if !s.changed {
 		return body, false, nil
@@ -44,10 +45,8 @@ func (f *Filter) JSONTo(body []byte, t *Tally, log *slog.Logger) (out []byte, ch
 	s.emit(len(body))
 	if t != nil {
 		t.n.Add(s.n)
-		if log = debugLogger(t, log); log != nil {
-			for _, k := range s.keys {
-				t.note(log, nil, k)
-			}
+		for _, k := range s.keys {
+			t.note(log, nil, k)
 		}
 	}
 	return s.out, true, nil
@@ -71,6 +70,7 @@ type jsonScan struct {
 	pos     int
 	changed bool
 	n       int64    // members redacted
+	logKeys bool     // collect keys: the Tally logs them
 	keys    []string // their keys, for the Tally (at most MaxLoggedFields)
 	// starts and ends are the offsets of every object and array and of the
 	// byte past it, in document order, built on first use by end.
@@ -345,7 +345,7 @@ func (s *jsonScan) action(i int, fl flags) (action, int) {
 // redacted counts a redacted member and keeps its key for the Tally.
 func (s *jsonScan) redacted(keyStart, keyEnd int) {
 	s.n++
-	if len(s.keys) >= MaxLoggedFields {
+	if !s.logKeys || len(s.keys) >= MaxLoggedFields {
 		return
 	}
 	quoted := s.in[keyStart:keyEnd]

@@ -286,6 +286,8 @@ func FuzzJSON(f *testing.F) {
 		`{"pass\u0077ord":"x"}`,
 		` { "set-cookie" : [ "a" , "b" ] , "n" : 1e3 } `,
 		`{"token":"a","token":"b"}`,
+		`{"tokens":[1,{"token":"t","n":2},"s"],"pin":{"lat":1},"cvv":0}`,
+		`{"token":[[1,[{"x":"y","secret":{"a":[]}}]],true],"NextToken":"p"}`,
 		`"plain"`, `12`, `{}`, `[]`, `{`, ``,
 	} {
 		f.Add([]byte(s))

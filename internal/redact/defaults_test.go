@@ -363,3 +363,38 @@ func TestAddedNamesRedactNumbersAndObjects(t *testing.T) {
 	require.True(t, changed)
 	require.JSONEq(t, `{"x":1}`, string(out), "Add and Match redact every value but a boolean")
 }
+
+func TestListsUnderSensitiveNamesAreClassifiedOnce(t *testing.T) {
+	f := Default()
+	t.Run("a list that holds itself many times terminates", func(t *testing.T) {
+		s := make([]any, 40)
+		for i := range s {
+			s[i] = s
+		}
+		out, changed := f.Apply(map[string]any{"tokens": s, "x": 1})
+		require.False(t, changed, "only lists and no strings: kept")
+		require.Len(t, out.(map[string]any), 2)
+
+		s[39] = "secret"
+		out, changed = f.Apply(map[string]any{"tokens": s, "x": 1})
+		require.True(t, changed)
+		require.Equal(t, map[string]any{"x": 1}, out)
+	})
+	t.Run("a string deep in nested lists sends the whole list", func(t *testing.T) {
+		doc := "\"s\""
+		for range 200 {
+			doc = "[" + doc + "]"
+		}
+		out := checkJSON(t, f, []byte(`{"tokens":`+doc+`,"x":1}`))
+		require.Equal(t, `{"x":1}`, string(out))
+	})
+	t.Run("a kept value under a sensitive key costs no allocation", func(t *testing.T) {
+		m := map[string]any{"tokens": 1200.0, "token": []any{1.0, true, nil}, "pin": map[string]any{"lat": 1.5}}
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, changed := f.Apply(m); changed {
+				panic("changed")
+			}
+		})
+		require.Zero(t, allocs)
+	})
+}

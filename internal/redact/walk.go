@@ -279,7 +279,7 @@ func (w *walker) mapv(v reflect.Value, p *plan) (reflect.Value, bool) {
 		if p.keys != keyNone {
 			if fl, ok := w.keyFlags(k, p.keys); ok {
 				if act = decide(p.vals, fl); act == aDyn {
-					act = valueAction(val, fl, 0)
+					act = valueAction(val, fl)
 				}
 			}
 		}
@@ -391,7 +391,7 @@ func (w *walker) strct(v reflect.Value, p *plan) (reflect.Value, bool) {
 		}
 		act := fp.act
 		if act == aDyn {
-			act = valueAction(fv, fp.flags, 0)
+			act = valueAction(fv, fp.flags)
 		}
 		var nv reflect.Value
 		var changed bool
@@ -509,7 +509,7 @@ func (w *walker) dryAny(x any) bool {
 		for k, v := range x {
 			act := aWalk
 			if fl, ok := w.f.lookup(k); ok {
-				act = valueAction(reflect.ValueOf(v), fl, 0)
+				act = valueAction(reflect.ValueOf(v), fl)
 			}
 			var changed bool
 			switch act {
@@ -568,46 +568,76 @@ func (w *walker) leafChanges(x any) bool {
 	return w.f.mode != Mask || rv.Kind() != reflect.String || rv.String() != w.f.replacement
 }
 
-// maxActionDepth bounds valueAction's descent through interfaces, pointers
-// and lists of interfaces; a value nested deeper (or a cycle) is walked
-// instead, which copes with any depth the codecs cope with.
-const maxActionDepth = 32
+// maxDerefs bounds how many pointers and interfaces valueAction follows in a
+// row; a longer chain (or a pointer cycle with nothing else in it) is
+// redacted whole rather than guessed at.
+const maxDerefs = 64
 
 // valueAction decides, from the value itself, what happens to v under a
 // sensitive name with flags fl, for types whose class is cDyn. A list of
 // interfaces is redacted whole when any element would be (a list of secret
 // strings), walked when an element is a struct or map to walk, and left
 // alone when it only holds numbers, booleans and nils.
-func valueAction(v reflect.Value, fl flags, depth int) action {
-	for ; depth < maxActionDepth; depth++ {
+func valueAction(v reflect.Value, fl flags) action {
+	c := classifier{fl: fl}
+	return c.value(v, false)
+}
+
+// classifier is one valueAction. Nested lists of interfaces may be shared or
+// contain themselves, so each is classified once (memo), which keeps the
+// work linear in the number of distinct lists.
+type classifier struct {
+	fl   flags
+	memo map[memoKey]action
+}
+
+func (c *classifier) value(v reflect.Value, nested bool) action {
+	for range maxDerefs {
 		switch v.Kind() {
 		case reflect.Interface, reflect.Pointer:
 			if v.IsNil() {
 				return aKeep
 			}
-			if c := classOf(v.Type()); c != cDyn {
-				return decide(c, fl)
+			if cl := classOf(v.Type()); cl != cDyn {
+				return decide(cl, c.fl)
 			}
 			v = v.Elem()
 		case reflect.Slice, reflect.Array:
-			if c := classOf(v.Type()); c != cDyn {
-				return decide(c, fl)
+			if cl := classOf(v.Type()); cl != cDyn {
+				return decide(cl, c.fl)
 			}
-			act := aKeep
-			for i := range v.Len() {
-				switch valueAction(v.Index(i), fl, depth+1) {
-				case aRedact:
-					return aRedact
-				case aWalk:
-					act = aWalk
-				}
+			if !nested || v.Kind() == reflect.Array {
+				return c.elems(v)
 			}
-			return act
+			k := memoKey{ptr: v.UnsafePointer(), typ: v.Type(), n: v.Len()}
+			if a, ok := c.memo[k]; ok {
+				return a
+			}
+			if c.memo == nil {
+				c.memo = make(map[memoKey]action)
+			}
+			c.memo[k] = aKeep // while in progress: a cycle back here adds nothing
+			a := c.elems(v)
+			c.memo[k] = a
+			return a
 		case reflect.Invalid:
 			return aKeep
 		default:
-			return decide(classOf(v.Type()), fl)
+			return decide(classOf(v.Type()), c.fl)
 		}
 	}
-	return aWalk
+	return aRedact
+}
+
+func (c *classifier) elems(v reflect.Value) action {
+	act := aKeep
+	for i := range v.Len() {
+		switch c.value(v.Index(i), true) {
+		case aRedact:
+			return aRedact
+		case aWalk:
+			act = aWalk
+		}
+	}
+	return act
 }

@@ -404,7 +404,7 @@ func (c *Cache) release(skey string, lease []byte) {
 // encode redacts v and serializes it.
 func (c *Cache) encode(v any) (payload []byte, raw int, err error) {
 	if c.redact != nil {
-		v, _ = c.redact.Apply(v)
+		v, _ = c.redact.ApplyTo(v, &c.stats.redactions, c.log)
 	}
 	return c.codec.Marshal(nil, v)
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aside-go/aside/internal/redact"
 	"github.com/aside-go/aside/provider"
 )
 
@@ -29,6 +30,7 @@ type Stats struct {
 	RawBytes             int64 `json:"raw_bytes"`     // serialized size of everything written, before compression
 	EncodedBytes         int64 `json:"encoded_bytes"` // the codec's output for them: after compression
 	StoredBytes          int64 `json:"stored_bytes"`  // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
+	Redactions           int64 `json:"redactions"`    // values the redaction filter removed or masked before storage (struct fields, map entries, JSON members)
 	// Circuit is the state of the circuit breaker in front of the provider
 	// ("closed", "half-open", "open"), or "" when there is none (the memory
 	// provider, or Options.Breaker.Disabled). CircuitOpens counts how often
@@ -65,6 +67,7 @@ type counters struct {
 	errors, decodeFailures, invalidations, patternDeletes     atomic.Int64
 	repairs, invalidationsPending, invalidationRetries        atomic.Int64
 	rawBytes, encodedBytes, storedBytes                       atomic.Int64
+	redactions                                                redact.Tally
 }
 
 // keyCountTimeout bounds the provider's key count inside Stats.
@@ -91,6 +94,7 @@ func (c *Cache) Stats() Stats {
 		RawBytes:             c.stats.rawBytes.Load(),
 		EncodedBytes:         c.stats.encodedBytes.Load(),
 		StoredBytes:          c.stats.storedBytes.Load(),
+		Redactions:           c.stats.redactions.Count(),
 		Keys:                 -1,
 	}
 	if c.breaker != nil {

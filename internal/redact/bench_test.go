@@ -41,6 +41,19 @@ func BenchmarkApplyNoSensitiveFields(b *testing.B) {
 	}
 }
 
+// A type whose sensitive-looking fields are counts (Tokens int, Session
+// int): numbers under non-numeric names are data, so it gets the skip plan.
+func BenchmarkValueNoSensitiveFieldsCounts(b *testing.B) {
+	f := Default()
+	u := usage{Model: "m", Tokens: 1200, InputTokens: 800, SessionCount: 3, Session: 2, Cost: 0.5}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, changed := Value(f, u); changed {
+			b.Fatal("changed")
+		}
+	}
+}
+
 func BenchmarkValueNoSensitiveFieldsParallel(b *testing.B) {
 	f := Default()
 	u := benchUser()

@@ -72,3 +72,28 @@ func ExampleFilter_JSON() {
 	// {"id": 12345678901234567890, "scope": "read"} true <nil>
 	// {"id": 12345678901234567890, "access_token": "[REDACTED]", "scope": "read"}
 }
+
+// Names that only look like secrets are data: pagination cursors, counts
+// under token names, a session name, an auth method. Booleans are never
+// redacted, numbers only under names of numeric secrets such as pin.
+func ExampleFilter_JSON_ordinaryData() {
+	body := []byte(`{"items":[],"NextToken":"page2","usage":{"tokens":1200},"session":"morning",` +
+		`"auth":{"method":"oauth","access_token":"eyJ..."},"pin":1234,"authenticated":true}`)
+	out, _, _ := redact.Default().JSON(body)
+	fmt.Println(string(out))
+	// Output:
+	// {"items":[],"NextToken":"page2","usage":{"tokens":1200},"session":"morning","auth":{"method":"oauth"},"authenticated":true}
+}
+
+// A Tally counts what a filter redacts and logs each redacted type and
+// field once at debug level, without the value.
+func ExampleTally() {
+	var tally redact.Tally
+	f := redact.Default()
+	for range 3 {
+		f.ApplyTo(Login{Email: "ann@example.com", Password: "hunter2"}, &tally, nil)
+	}
+	fmt.Println(tally.Count())
+	// Output:
+	// 3
+}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -54,8 +56,11 @@ func TestJSON(t *testing.T) {
 		{"escaped keys are decoded before matching", drop,
 			`{"pass\u0077ord":"pw","a":1}`, `{"a":1}`, true},
 		{"mask replaces strings and nulls everything else", mask,
-			`{"password":"pw","pin":1234,"token":{"a":"b"},"cookie":[1],"name":"n"}`,
-			`{"password":"[REDACTED]","pin":null,"token":null,"cookie":null,"name":"n"}`, true},
+			`{"password":"pw","pin":1234,"secret":{"a":"b"},"cookie":["c"],"name":"n"}`,
+			`{"password":"[REDACTED]","pin":null,"secret":null,"cookie":null,"name":"n"}`, true},
+		{"mask walks an object under a token name and keeps a count", mask,
+			`{"token":{"a":"b","refresh_token":"r"},"tokens":12}`,
+			`{"token":{"a":"b","refresh_token":"[REDACTED]"},"tokens":12}`, true},
 		{"duplicate keys are each redacted", drop,
 			`{"token":"a","token":"b","x":1}`, `{"x":1}`, true},
 		{"a top-level scalar is unchanged", drop, `"password"`, `"password"`, false},
@@ -102,8 +107,8 @@ func TestJSONDoesNotAllocateWhenClean(t *testing.T) {
 	require.Zero(t, allocs)
 }
 
-// jsonOnly builds a random document of JSON types from seed, with secrets
-// under sensitive keys and public markers elsewhere.
+// jsonValue builds a random document of JSON types, with secrets under
+// sensitive keys and public markers elsewhere.
 func (g *gen) jsonValue(depth int, hot bool) any {
 	n := 7
 	if depth > 4 {
@@ -123,14 +128,50 @@ func (g *gen) jsonValue(depth int, hot bool) any {
 		}
 		return out
 	default:
-		m := map[string]any{}
-		for range g.r.IntN(5) {
-			k, kh := g.key()
-			if _, dup := m[k]; !dup {
-				m[k] = g.jsonValue(depth+1, hot || kh)
+		return g.jsonObject(depth, hot)
+	}
+}
+
+// jsonObject builds an object whose keys are drawn from the key lists.
+func (g *gen) jsonObject(depth int, hot bool) map[string]any {
+	m := map[string]any{}
+	for range g.r.IntN(5) {
+		k, mode := g.key()
+		if _, dup := m[k]; !dup {
+			switch {
+			case hot || mode == whole:
+				m[k] = g.jsonValue(depth+1, true)
+			case mode == walked:
+				m[k] = g.jsonWalkValue(depth + 1)
+			default:
+				m[k] = g.jsonValue(depth+1, false)
 			}
 		}
-		return m
+	}
+	return m
+}
+
+// jsonWalkValue is walkValue for JSON documents.
+func (g *gen) jsonWalkValue(depth int) any {
+	n := 5
+	if depth > 4 {
+		n = 4
+	}
+	switch g.r.IntN(n) {
+	case 0:
+		return g.str(true)
+	case 1:
+		return json.Number("4111111111111111")
+	case 2:
+		return g.r.IntN(2) == 0
+	case 3:
+		out := make([]any, 1+g.r.IntN(3))
+		for i := range out {
+			out[i] = g.str(true)
+		}
+		return out
+	default:
+		return g.jsonObject(depth, false)
 	}
 }
 
@@ -245,6 +286,8 @@ func FuzzJSON(f *testing.F) {
 		`{"pass\u0077ord":"x"}`,
 		` { "set-cookie" : [ "a" , "b" ] , "n" : 1e3 } `,
 		`{"token":"a","token":"b"}`,
+		`{"tokens":[1,{"token":"t","n":2},"s"],"pin":{"lat":1},"cvv":0}`,
+		`{"token":[[1,[{"x":"y","secret":{"a":[]}}]],true],"NextToken":"p"}`,
 		`"plain"`, `12`, `{}`, `[]`, `{`, ``,
 	} {
 		f.Add([]byte(s))
@@ -255,4 +298,43 @@ func FuzzJSON(f *testing.F) {
 		checkJSON(t, Default(), in)
 		checkJSON(t, mask, in)
 	})
+}
+
+// tokenChain is {"token":[{"token":[ ... {"token":["s"]} ..., 1]}, 1]}: at
+// every level the array must be classified past an object that holds the
+// next level, the shape that would make classification quadratic.
+func tokenChain(depth int) []byte {
+	var b bytes.Buffer
+	for range depth {
+		b.WriteString(`{"token":[`)
+	}
+	b.WriteString(`{"token":["s"],"k":"v"}`)
+	for range depth {
+		b.WriteString(`,1]}`)
+	}
+	return b.Bytes()
+}
+
+func TestJSONDeepTokenChain(t *testing.T) {
+	in := tokenChain(300)
+	out := checkJSON(t, Default(), in)
+	require.Equal(t, strings.Replace(string(in), `"token":["s"],`, "", 1), string(out),
+		"only the innermost list of strings goes")
+}
+
+// BenchmarkJSONDeepTokenChain shows classification stays linear: ns/byte
+// should not grow with depth.
+func BenchmarkJSONDeepTokenChain(b *testing.B) {
+	for _, depth := range []int{100, 1000, 4000} {
+		in := tokenChain(depth)
+		b.Run(fmt.Sprint("depth=", depth), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if _, changed, _ := Default().JSON(in); !changed {
+					b.Fatal("unchanged")
+				}
+			}
+		})
+	}
 }

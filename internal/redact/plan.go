@@ -33,6 +33,7 @@ type plan struct {
 	typ    reflect.Type
 	elem   *plan // kPtr, kSlice, kArray, kMap values
 	keys   keyKind
+	vals   class       // kMap: the class of the values, for entries under sensitive keys
 	fields []fieldPlan // kStruct: only the fields that matter
 	// roEmbed is set when a field is an embedded field of an unexported type,
 	// which reflect refuses to Set; the walker writes it through an unsafe
@@ -45,11 +46,89 @@ type plan struct {
 }
 
 type fieldPlan struct {
-	index  int
-	redact bool  // the field itself is sensitive
-	force  bool  // aside:"redact": redact even a bool
-	ro     bool  // embedded field of an unexported type
-	sub    *plan // when !redact: the field's plan, never kSkip after pruning
+	index int
+	name  string // Go name, for the Tally
+	act   action // aRedact, aDyn (decided per value, with flags) or aWalk
+	flags flags  // aDyn: the flags of the field's name
+	force bool   // aside:"redact": redact even a bool
+	ro    bool   // embedded field of an unexported type
+	sub   *plan  // unless aRedact: the field's plan, never kSkip after pruning
+}
+
+// class is what kind of secret a type can hold, for a value under a
+// sensitive name.
+type class uint8
+
+const (
+	cKeep class = iota // bool, func, chan: never a secret (unless forced)
+	cText              // string, []byte, and pointers, slices and arrays of them
+	cNum               // numbers and json.Number, and pointers, slices and arrays of them
+	cComp              // structs and maps, and pointers, slices and arrays of them
+	cDyn               // interfaces, and pointers, slices and arrays of them: decided per value
+)
+
+// classOf returns the class of t. Pointers, slices and arrays take the class
+// of what they hold, except that []byte and [N]byte are text.
+func classOf(t reflect.Type) class {
+	for range 64 { // a bound for recursive types such as type P *P
+		switch t.Kind() {
+		case reflect.String:
+			if t == jsonNumberType {
+				return cNum
+			}
+			return cText
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+			reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+			return cNum
+		case reflect.Struct, reflect.Map:
+			return cComp
+		case reflect.Interface:
+			return cDyn
+		case reflect.Pointer:
+			t = t.Elem()
+		case reflect.Slice, reflect.Array:
+			if t.Elem().Kind() == reflect.Uint8 {
+				return cText
+			}
+			t = t.Elem()
+		default:
+			return cKeep
+		}
+	}
+	return cComp
+}
+
+// action is what happens to a value under a sensitive name.
+type action uint8
+
+const (
+	aWalk   action = iota // filter it like any other value
+	aRedact               // drop or mask it whole
+	aKeep                 // leave it: nothing in it can be a secret
+	aDyn                  // decide per value (interfaces)
+)
+
+// decide applies a name's flags to a class: text is always redacted,
+// numbers only under numeric names, structs and maps whole unless the name
+// says to walk them, booleans never.
+func decide(c class, fl flags) action {
+	switch c {
+	case cText:
+		return aRedact
+	case cNum:
+		if fl&numeric != 0 {
+			return aRedact
+		}
+	case cComp:
+		if fl&walk != 0 {
+			return aWalk
+		}
+		return aRedact
+	case cDyn:
+		return aDyn
+	}
+	return aKeep
 }
 
 // planFor returns the plan for t, building and caching it on first use.
@@ -95,7 +174,7 @@ func (b *builder) node(t reflect.Type) *plan {
 		p.kind = kStruct
 		for i := range t.NumField() {
 			if fp, ok := b.field(t.Field(i)); ok {
-				fp.index = i
+				fp.index, fp.name = i, t.Field(i).Name
 				p.fields = append(p.fields, fp)
 			}
 		}
@@ -110,6 +189,7 @@ func (b *builder) node(t reflect.Type) *plan {
 		p.elem = b.node(t.Elem())
 	case reflect.Map:
 		p.kind = kMap
+		p.vals = classOf(t.Elem())
 		switch t.Key().Kind() {
 		case reflect.String:
 			p.keys = keyString
@@ -137,29 +217,39 @@ func (b *builder) field(sf reflect.StructField) (fieldPlan, bool) {
 	force, keep := parseTag(sf.Tag.Get("aside"))
 	switch {
 	case force:
-		fp.redact, fp.force = true, true
+		fp.act, fp.force = aRedact, true
 	case !keep:
-		fp.redact = b.sensitiveField(sf)
+		if fl, ok := b.sensitiveField(sf); ok {
+			fp.act, fp.flags = decide(classOf(sf.Type), fl), fl
+			if fp.act == aKeep {
+				fp.act = aWalk // a number or bool under a name for non-numeric secrets: data
+			}
+		}
 	}
-	if !fp.redact {
+	if fp.act != aRedact {
 		fp.sub = b.node(sf.Type)
 	}
 	return fp, true
 }
 
 // sensitiveField checks the names a field is known by: its Go name and its
-// json and msgpack tag names. An embedded struct without a tag name is
-// flattened into its parent by both codecs, so its type name is not checked.
-func (b *builder) sensitiveField(sf reflect.StructField) bool {
-	jsonName := tagName(sf.Tag.Get("json"))
-	msgpackName := tagName(sf.Tag.Get("msgpack"))
+// json and msgpack tag names; the first sensitive one gives the flags. An
+// embedded struct without a tag name is flattened into its parent by both
+// codecs, so its type name is not checked.
+func (b *builder) sensitiveField(sf reflect.StructField) (flags, bool) {
 	if !sf.Anonymous || !flattened(sf.Type) {
-		if b.f.IsSensitive(sf.Name) {
-			return true
+		if fl, ok := b.f.lookup(sf.Name); ok {
+			return fl, true
 		}
 	}
-	return (jsonName != "" && b.f.IsSensitive(jsonName)) ||
-		(msgpackName != "" && b.f.IsSensitive(msgpackName))
+	for _, tag := range [...]string{"json", "msgpack"} {
+		if name := tagName(sf.Tag.Get(tag)); name != "" {
+			if fl, ok := b.f.lookup(name); ok {
+				return fl, true
+			}
+		}
+	}
+	return 0, false
 }
 
 func flattened(t reflect.Type) bool {
@@ -220,7 +310,7 @@ func (b *builder) resolve() {
 		if p.kind == kStruct {
 			kept := p.fields[:0]
 			for _, fp := range p.fields {
-				if fp.redact || b.isLive(fp.sub) {
+				if fp.act != aWalk || b.isLive(fp.sub) {
 					kept = append(kept, fp)
 					p.roEmbed = p.roEmbed || fp.ro
 				}
@@ -247,12 +337,12 @@ func (b *builder) computeLive(p *plan) bool {
 	case kIface:
 		return true
 	case kMap:
-		return p.keys != keyNone || b.isLive(p.elem)
+		return (p.keys != keyNone && p.vals != cKeep) || b.isLive(p.elem)
 	case kPtr, kSlice, kArray:
 		return b.isLive(p.elem)
 	case kStruct:
 		for _, fp := range p.fields {
-			if fp.redact || b.isLive(fp.sub) {
+			if fp.act != aWalk || b.isLive(fp.sub) {
 				return true
 			}
 		}

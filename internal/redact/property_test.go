@@ -14,15 +14,15 @@ import (
 // Fixture types for the random value generator. Comments say where the
 // generator puts secrets (must disappear) and public markers (must survive).
 type fxUser struct {
-	fxBase              // exported embedded: AuthToken secret, CreatedBy public
-	fxInner             // unexported embedded: Passphrase secret, Region public
-	Name     string     // public
-	Password string     // secret
-	APIKey   string     `json:"api_key"`       // secret by Go name
-	Label    string     `json:"client_secret"` // secret by json tag only
-	Token    string     `aside:"keep"`         // public: kept by tag
-	Note     string     `aside:"redact"`       // secret: forced by tag
-	Login    *fxSession // not "Session": that name is sensitive
+	fxBase          // exported embedded: AuthToken secret, CreatedBy public
+	fxInner         // unexported embedded: Passphrase secret, Region public
+	Name     string // public
+	Password string // secret
+	APIKey   string `json:"api_key"`       // secret by Go name
+	Label    string `json:"client_secret"` // secret by json tag only
+	Token    string `aside:"keep"`         // public: kept by tag
+	Note     string `aside:"redact"`       // secret: forced by tag
+	Login    *fxSession
 	Items    []fxItem
 	Attrs    map[string]string
 	Secret   any // secret: the whole subtree
@@ -53,9 +53,26 @@ type fxItem struct {
 	Owner  *fxUser
 }
 
+// Map keys the generator uses, by what the default filter does with the
+// value under them.
 var (
-	hotKeys  = []string{"password", "userPassword", "api_key", "X-Api-Key", "github_token", "Authorization", "session_id", "ssn", "cvv", "privateKey", "client_secret", "refreshToken", "set-cookie", "pin"}
-	coldKeys = []string{"name", "tokenizer_version", "authorId", "next_page_token", "email", "bio", "maxTokens", "sessions", "publicKey", "id", "title"}
+	// wholeKeys: everything under them is a secret (strings, objects, lists
+	// holding either); numbers are not markers, so their fate is not checked.
+	wholeKeys = []string{"password", "userPassword", "password2", "api_key", "X-Api-Key", "Authorization", "privateKey", "client_secret", "set-cookie", "credentials"}
+	// walkKeys: a string or a list of strings under them is a secret, an
+	// object is filtered by its own names.
+	walkKeys = []string{"github_token", "session_id", "refreshToken", "X-CSRF-Token", "tokens", "ssn", "cvv", "pin"}
+	// coldKeys are ordinary data.
+	coldKeys = []string{"name", "tokenizer_version", "authorId", "next_page_token", "NextToken", "continuationToken", "email", "bio", "maxTokens", "sessions", "session", "auth", "password_hint", "tokenCount", "publicKey", "id", "title"}
+)
+
+// keyMode is which of the lists above a key came from.
+type keyMode uint8
+
+const (
+	cold keyMode = iota
+	whole
+	walked
 )
 
 // gen builds a random nested value from a seed; building twice from one seed
@@ -120,28 +137,67 @@ func (g *gen) any(depth int, hot bool) any {
 				m[g.r.IntN(1000)] = g.any(depth+1, hot)
 				continue
 			}
-			k, kh := g.key()
+			k, mode := g.key()
 			if _, dup := m[k]; !dup {
-				m[k] = g.any(depth+1, hot || kh)
+				m[k] = g.under(depth+1, hot, mode)
 			}
 		}
 		return m
 	}
 }
 
-func (g *gen) key() (string, bool) {
-	if g.r.IntN(3) == 0 {
-		return hotKeys[g.r.IntN(len(hotKeys))], true
+func (g *gen) key() (string, keyMode) {
+	switch g.r.IntN(6) {
+	case 0:
+		return wholeKeys[g.r.IntN(len(wholeKeys))], whole
+	case 1:
+		return walkKeys[g.r.IntN(len(walkKeys))], walked
 	}
-	return coldKeys[g.r.IntN(len(coldKeys))], false
+	return coldKeys[g.r.IntN(len(coldKeys))], cold
+}
+
+// under builds the value for a map entry whose key has the given mode.
+func (g *gen) under(depth int, hot bool, mode keyMode) any {
+	switch {
+	case hot || mode == whole:
+		return g.any(depth, true)
+	case mode == walked:
+		return g.walkValue(depth)
+	}
+	return g.any(depth, false)
+}
+
+// walkValue builds a value for a walked key: a secret string, a number, a
+// list of secret strings, or an object whose own names decide.
+func (g *gen) walkValue(depth int) any {
+	n := 5
+	if depth > 4 {
+		n = 3
+	}
+	switch g.r.IntN(n) {
+	case 0:
+		return g.str(true)
+	case 1:
+		return g.r.IntN(100)
+	case 2:
+		out := make([]any, 1+g.r.IntN(3))
+		for i := range out {
+			out[i] = g.str(true)
+		}
+		return out
+	case 3:
+		return g.stringMap(depth+1, false)
+	default:
+		return g.user(depth+1, false)
+	}
 }
 
 func (g *gen) stringMap(depth int, hot bool) map[string]any {
 	m := map[string]any{}
 	for range g.r.IntN(5) {
-		k, kh := g.key()
+		k, mode := g.key()
 		if _, dup := m[k]; !dup {
-			m[k] = g.any(depth+1, hot || kh)
+			m[k] = g.under(depth+1, hot, mode)
 		}
 	}
 	return m
@@ -181,9 +237,9 @@ func (g *gen) user(depth int, hot bool) *fxUser {
 	if g.r.IntN(2) == 0 {
 		u.Attrs = map[string]string{}
 		for range g.r.IntN(4) {
-			k, kh := g.key()
+			k, mode := g.key()
 			if _, dup := u.Attrs[k]; !dup {
-				u.Attrs[k] = g.str(hot || kh)
+				u.Attrs[k] = g.str(hot || mode != cold)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package redact
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"sync"
@@ -56,16 +57,19 @@ type Rules struct {
 	Replacement string
 	// Add lists extra sensitive names. "name" matches that whole name;
 	// "*name" also matches it as the last words of a longer name ("*pin"
-	// catches "cardPin"). Matching ignores case and separators.
+	// catches "cardPin"). Matching ignores case, separators and trailing
+	// digits. Under an added name every value but a boolean is redacted,
+	// numbers and whole objects included, even when the name is a default
+	// one with narrower rules ("token").
 	Add []string
 	// Remove lists names, default or added, that are not sensitive. A removed
 	// name is not sensitive as the last words of a longer name either:
 	// removing "token" lets "github_token" through. Remove wins over Add.
 	Remove []string
 	// Match, when set, is consulted in addition to the lists with the raw
-	// field or key name; returning true makes the name sensitive. It must be
-	// safe for concurrent use. For struct fields its answer is cached per
-	// type, so it must be a pure function of the name.
+	// field or key name; returning true makes the name sensitive, as if it
+	// were added. It must be safe for concurrent use. For struct fields its
+	// answer is cached per type, so it must be a pure function of the name.
 	Match func(name string) bool
 	// Disabled turns the filter off: every method returns its input as is.
 	Disabled bool
@@ -127,20 +131,28 @@ var defaultFilter = sync.OnceValue(func() *Filter {
 func Default() *Filter { return defaultFilter() }
 
 // IsSensitive reports whether a field or key called name would be redacted
-// (struct tags aside).
+// when it holds a non-empty string (struct tags aside). Whether a number or
+// an object under the name is redacted too depends on the name: see the
+// package doc.
 func (f *Filter) IsSensitive(name string) bool {
+	_, ok := f.lookup(name)
+	return ok
+}
+
+// lookup reports whether name is sensitive and which values under it are.
+func (f *Filter) lookup(name string) (flags, bool) {
 	if f == nil || f.off {
-		return false
+		return 0, false
 	}
 	if f.match != nil && f.match(name) {
-		return true
+		return added, true
 	}
 	return match(f.names, name)
 }
 
-func (f *Filter) sensitiveBytes(name []byte) bool {
+func (f *Filter) lookupBytes(name []byte) (flags, bool) {
 	if f.match != nil && f.match(string(name)) {
-		return true
+		return added, true
 	}
 	return match(f.names, name)
 }
@@ -152,6 +164,13 @@ func (f *Filter) sensitiveBytes(name []byte) bool {
 // for types that cannot hold a sensitive value (see the package doc) that
 // costs one cache lookup and no allocation.
 func (f *Filter) Apply(v any) (out any, changed bool) {
+	return f.ApplyTo(v, nil, nil)
+}
+
+// ApplyTo is [Filter.Apply] that adds every redacted value to t and logs
+// the first redaction of each type and field to log at debug level (see
+// [Tally]). Either may be nil.
+func (f *Filter) ApplyTo(v any, t *Tally, log *slog.Logger) (out any, changed bool) {
 	if f == nil || f.off || v == nil {
 		return v, false
 	}
@@ -160,7 +179,7 @@ func (f *Filter) Apply(v any) (out any, changed bool) {
 	if p.kind == kSkip {
 		return v, false
 	}
-	nv, changed := f.run(rv, p)
+	nv, changed := f.run(rv, p, t, log)
 	if !changed {
 		return v, false
 	}
@@ -196,7 +215,7 @@ func Value[T any](f *Filter, v T) (T, bool) {
 // valueSlow is split from Value so that taking v's address, which moves it to
 // the heap, only happens for types that may need redacting.
 func valueSlow[T any](f *Filter, v T, p *plan) (T, bool) {
-	nv, changed := f.run(reflect.ValueOf(&v).Elem(), p)
+	nv, changed := f.run(reflect.ValueOf(&v).Elem(), p, nil, nil)
 	if !changed {
 		return v, false
 	}

@@ -238,9 +238,9 @@ func TestApplyStructs(t *testing.T) {
 			name:   "mask in a map[string]any keeps the key, masks strings and nils the rest",
 			filter: mask,
 			in: func() any {
-				return map[string]any{"password": "pw", "pin": 1234, "token": map[string]any{"a": 1}, "hasPassword": true, "secret": "", "name": "n"}
+				return map[string]any{"password": "pw", "pin": 1234, "secret": map[string]any{"a": 1}, "token": map[string]any{"a": 1}, "hasPassword": true, "cookie": "", "name": "n"}
 			},
-			want:    map[string]any{"password": "[REDACTED]", "pin": nil, "token": nil, "hasPassword": true, "secret": "", "name": "n"},
+			want:    map[string]any{"password": "[REDACTED]", "pin": nil, "secret": nil, "token": map[string]any{"a": 1}, "hasPassword": true, "cookie": "", "name": "n"},
 			changed: true,
 		},
 		{

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"encoding/json"
+	"log/slog"
 	"reflect"
 	"unsafe"
 )
@@ -24,7 +25,8 @@ var jsonNumberType = reflect.TypeFor[json.Number]()
 // data; only if it finds something is the value rewritten, with every pointer,
 // map and slice remembered so that shared parts stay shared and cycles are
 // reproduced instead of followed forever.
-func (f *Filter) run(v reflect.Value, p *plan) (reflect.Value, bool) {
+func (f *Filter) run(v reflect.Value, p *plan, t *Tally, log *slog.Logger) (reflect.Value, bool) {
+	w := walker{f: f}
 	if p.cyclic {
 		dry := walker{f: f, dry: true}
 		var dirty bool
@@ -36,11 +38,14 @@ func (f *Filter) run(v reflect.Value, p *plan) (reflect.Value, bool) {
 		if !dirty {
 			return v, false
 		}
-		w := walker{f: f, track: true}
-		return w.walk(v, p)
+		w.track = true
 	}
-	w := walker{f: f}
-	return w.walk(v, p)
+	w.tally, w.log = t, debugLogger(t, log)
+	out, changed := w.walk(v, p)
+	if t != nil && w.n > 0 {
+		t.n.Add(w.n)
+	}
+	return out, changed
 }
 
 // walker is one pass over one value. Its methods return the value to use in
@@ -57,6 +62,18 @@ type walker struct {
 	depth  int
 	visits int
 	memo   map[memoKey]*memoEntry
+	n      int64        // values redacted, for the Tally
+	tally  *Tally       // may be nil
+	log    *slog.Logger // nil unless logging redacted fields at debug level
+}
+
+// redacted counts one redacted value (never in a dry pass) and logs where
+// it was, the first time.
+func (w *walker) redacted(typ reflect.Type, name string) {
+	w.n++
+	if w.log != nil {
+		w.tally.note(w.log, typ, name)
+	}
 }
 
 type memoKey struct {
@@ -258,9 +275,20 @@ func (w *walker) mapv(v reflect.Value, p *plan) (reflect.Value, bool) {
 		val.SetIterValue(&it)
 		var nv reflect.Value
 		var changed, del bool
-		if p.keys != keyNone && w.keySensitive(k, p.keys) {
-			nv, changed, del = w.leaf(val, false, true)
-		} else {
+		act := aWalk
+		if p.keys != keyNone {
+			if fl, ok := w.keyFlags(k, p.keys); ok {
+				if act = decide(p.vals, fl); act == aDyn {
+					act = valueAction(val, fl)
+				}
+			}
+		}
+		switch act {
+		case aRedact:
+			if nv, changed, del = w.leaf(val, false, true); changed && !w.dry {
+				w.redacted(p.typ, keyName(k))
+			}
+		case aWalk:
 			nv, changed = w.walk(val, p.elem)
 		}
 		if !changed {
@@ -303,17 +331,26 @@ func cloneMap(src, dst reflect.Value) reflect.Value {
 	return dst
 }
 
-func (w *walker) keySensitive(k reflect.Value, kk keyKind) bool {
+// keyFlags checks a map key as a name.
+func (w *walker) keyFlags(k reflect.Value, kk keyKind) (flags, bool) {
 	if kk == keyIface {
 		if k.IsNil() {
-			return false
+			return 0, false
 		}
 		k = k.Elem()
 		if k.Kind() != reflect.String {
-			return false
+			return 0, false
 		}
 	}
-	return w.f.IsSensitive(k.String())
+	return w.f.lookup(k.String())
+}
+
+// keyName is a sensitive map key as a string.
+func keyName(k reflect.Value) string {
+	if k.Kind() == reflect.Interface {
+		k = k.Elem()
+	}
+	return k.String()
 }
 
 func (w *walker) iface(v reflect.Value, p *plan) (reflect.Value, bool) {
@@ -352,11 +389,18 @@ func (w *walker) strct(v reflect.Value, p *plan) (reflect.Value, bool) {
 		if fp.ro {
 			fv = view(fv)
 		}
+		act := fp.act
+		if act == aDyn {
+			act = valueAction(fv, fp.flags)
+		}
 		var nv reflect.Value
 		var changed bool
-		if fp.redact {
-			nv, changed, _ = w.leaf(fv, fp.force, false)
-		} else {
+		switch act {
+		case aRedact:
+			if nv, changed, _ = w.leaf(fv, fp.force, false); changed && !w.dry {
+				w.redacted(p.typ, fp.name)
+			}
+		case aWalk:
 			nv, changed = w.walk(fv, fp.sub)
 		}
 		if !changed {
@@ -388,11 +432,11 @@ func view(fv reflect.Value) reflect.Value {
 	return reflect.NewAt(fv.Type(), unsafe.Pointer(fv.UnsafeAddr())).Elem()
 }
 
-// leaf redacts the value of a sensitive field or map key. Values that cannot
-// carry a secret are left alone: zero values (nil, "", 0, a zero struct) and
-// booleans ("hasPassword": true), unless force is set, and in Mask mode a
-// string that already is the replacement. In a map, Drop deletes the entry
-// (del).
+// leaf redacts the value of a sensitive field or map key, which decide or
+// valueAction chose to redact. Values that cannot carry a secret are left
+// alone: zero values (nil, "", 0, a zero struct), empty slices and booleans
+// ("hasPassword": true), unless force is set, and in Mask mode a string that
+// already is the replacement. In a map, Drop deletes the entry (del).
 func (w *walker) leaf(v reflect.Value, force, inMap bool) (out reflect.Value, changed, del bool) {
 	if v.IsZero() {
 		return v, false, false
@@ -403,6 +447,9 @@ func (w *walker) leaf(v reflect.Value, force, inMap bool) (out reflect.Value, ch
 		if dyn.IsZero() {
 			return v, false, false
 		}
+	}
+	if dyn.Kind() == reflect.Slice && dyn.Len() == 0 {
+		return v, false, false // an empty list holds no secret
 	}
 	if dyn.Kind() == reflect.Bool && !force {
 		return v, false, false
@@ -460,10 +507,15 @@ func (w *walker) dryAny(x any) bool {
 			return false // a back edge: the first visit reports
 		}
 		for k, v := range x {
+			act := aWalk
+			if fl, ok := w.f.lookup(k); ok {
+				act = valueAction(reflect.ValueOf(v), fl)
+			}
 			var changed bool
-			if w.f.IsSensitive(k) {
+			switch act {
+			case aRedact:
 				changed = w.leafChanges(v)
-			} else {
+			case aWalk:
 				changed = w.dryAny(v)
 			}
 			if changed {
@@ -510,8 +562,82 @@ func (w *walker) leafChanges(x any) bool {
 		return x != "" && (w.f.mode != Mask || x != w.f.replacement)
 	}
 	rv := reflect.ValueOf(x)
-	if rv.IsZero() || rv.Kind() == reflect.Bool {
+	if rv.IsZero() || rv.Kind() == reflect.Bool || (rv.Kind() == reflect.Slice && rv.Len() == 0) {
 		return false
 	}
 	return w.f.mode != Mask || rv.Kind() != reflect.String || rv.String() != w.f.replacement
+}
+
+// maxDerefs bounds how many pointers and interfaces valueAction follows in a
+// row; a longer chain (or a pointer cycle with nothing else in it) is
+// redacted whole rather than guessed at.
+const maxDerefs = 64
+
+// valueAction decides, from the value itself, what happens to v under a
+// sensitive name with flags fl, for types whose class is cDyn. A list of
+// interfaces is redacted whole when any element would be (a list of secret
+// strings), walked when an element is a struct or map to walk, and left
+// alone when it only holds numbers, booleans and nils.
+func valueAction(v reflect.Value, fl flags) action {
+	c := classifier{fl: fl}
+	return c.value(v, false)
+}
+
+// classifier is one valueAction. Nested lists of interfaces may be shared or
+// contain themselves, so each is classified once (memo), which keeps the
+// work linear in the number of distinct lists.
+type classifier struct {
+	fl   flags
+	memo map[memoKey]action
+}
+
+func (c *classifier) value(v reflect.Value, nested bool) action {
+	for range maxDerefs {
+		switch v.Kind() {
+		case reflect.Interface, reflect.Pointer:
+			if v.IsNil() {
+				return aKeep
+			}
+			if cl := classOf(v.Type()); cl != cDyn {
+				return decide(cl, c.fl)
+			}
+			v = v.Elem()
+		case reflect.Slice, reflect.Array:
+			if cl := classOf(v.Type()); cl != cDyn {
+				return decide(cl, c.fl)
+			}
+			if !nested || v.Kind() == reflect.Array {
+				return c.elems(v)
+			}
+			k := memoKey{ptr: v.UnsafePointer(), typ: v.Type(), n: v.Len()}
+			if a, ok := c.memo[k]; ok {
+				return a
+			}
+			if c.memo == nil {
+				c.memo = make(map[memoKey]action)
+			}
+			c.memo[k] = aKeep // while in progress: a cycle back here adds nothing
+			a := c.elems(v)
+			c.memo[k] = a
+			return a
+		case reflect.Invalid:
+			return aKeep
+		default:
+			return decide(classOf(v.Type()), c.fl)
+		}
+	}
+	return aRedact
+}
+
+func (c *classifier) elems(v reflect.Value) action {
+	act := aKeep
+	for i := range v.Len() {
+		switch c.value(v.Index(i), true) {
+		case aRedact:
+			return aRedact
+		case aWalk:
+			act = aWalk
+		}
+	}
+	return act
 }

@@ -70,8 +70,9 @@ func TestValidURLsBuildAProvider(t *testing.T) {
 		url   string
 		seeds []string
 	}{
-		{"a plain URL", "redis://localhost:6379", nil},
-		{"a URL with a password and a database", "redis://:" + secret + "@localhost:6379/3", nil},
+		{"a plain URL", "redis://cache.internal:6380", nil},
+		// Port 1 of the loopback refuses: the database check cannot run.
+		{"a URL with a password and a database", "redis://:" + secret + "@127.0.0.1:1/3", nil},
 		{"a TLS URL with a user and query options", "rediss://app:" + url.QueryEscape("p@ss:w/rd") + "@cache.internal:6380/0?pool_size=20", nil},
 		{"a URL with no host", "redis://", nil},
 		{"cluster seeds without a URL", "", []string{"10.0.0.1:7000", "10.0.0.2:7000"}},

@@ -12,9 +12,11 @@ import (
 	"github.com/aside-go/aside/provider/redis"
 )
 
-// conformance is the provider options of the conformance runs. The suite
-// checks semantics, not speed: its 4 MiB values can take longer than the
-// default Timeout under -race on a loaded 2-core machine.
+// conformance is the provider options of the conformance and invalidation
+// runs. They check semantics, not speed: a 4 MiB value, or a Cluster UNLINK
+// pipeline, can take longer than the default Timeout under -race on a loaded
+// 2-core machine, and the invalidation check counts a timed-out invalidation
+// as a violation.
 var conformance = redis.Options{Timeout: 5 * time.Second}
 
 func TestConformanceOnStandaloneRedis(t *testing.T) {
@@ -72,14 +74,14 @@ func TestConformanceWithAValueLimit(t *testing.T) {
 func TestInvalidationRaceOnStandaloneRedis(t *testing.T) {
 	testServer(t)
 	providertest.RunCache(t, func(t *testing.T) provider.Provider {
-		return newLocal(t, redis.Options{})
+		return newLocal(t, conformance)
 	}, providertest.CacheOptions{})
 }
 
 func TestInvalidationRaceOnRedisCluster(t *testing.T) {
 	testCluster(t)
 	providertest.RunCache(t, func(t *testing.T) provider.Provider {
-		return newClustered(t, redis.Options{})
+		return newClustered(t, conformance)
 	}, providertest.CacheOptions{})
 }
 

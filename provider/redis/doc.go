@@ -63,8 +63,16 @@
 //
 // # Errors
 //
-// A missing key is provider.ErrNotFound; a call after Close, or on a client
-// closed underneath, is provider.ErrClosed; a call whose context ends matches
+// A missing key is provider.ErrNotFound. A key holding a hash, list, set or
+// other non-string value is provider.ErrWrongType for Get, Add (SET NX GET
+// answers WRONGTYPE and leaves the key alone), CompareAndSwap (from inside
+// its script) and, on a Cluster or Ring, GetMulti (one GET per key); the
+// Cache deletes such a key and reloads. MGET, which GetMulti uses on a
+// standalone or Sentinel client, answers nil for a non-string key, so there
+// GetMulti reports it as missing: the Cache then loads the entry and writes
+// it with Add, which reports ErrWrongType. Set, SetMulti and Delete replace
+// or remove a key of any type. A call after Close, or on a client closed
+// underneath, is provider.ErrClosed; a call whose context ends matches
 // the context's error with errors.Is. Constructor errors match
 // [ErrInvalidURL], [ErrInvalidOptions] or [ErrNilClient]. No error contains
 // a password, a URL's user information or a key.

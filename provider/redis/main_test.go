@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,32 +20,24 @@ import (
 // not 0, so that the tests see the database number travel from the URL.
 const testDB = 9
 
-// The servers shared by the tests and benchmarks of this binary, all started
-// by TestMain on free ports and owned by it: nothing else writes to them, so
-// no test flushes anything. Tests that stop or freeze a server start their own.
-// serverErr and clusterErr say why one is missing.
+// cluster is the 3-master Redis Cluster shared by the tests of this binary,
+// started by TestMain on free ports; clusterErr says why there is none. The
+// shared standalone server is redistest.Shared's. Both are this binary's
+// own: nothing else writes to them, so no test flushes anything. Tests that
+// stop or freeze a server start their own.
 var (
-	server     *redistest.Server
-	serverErr  error
 	cluster    *redistest.Cluster
 	clusterErr error
 )
 
 func TestMain(m *testing.M) {
-	server, serverErr = redistest.StartServer()
 	// Benchmarks and -run filters that need no cluster should not pay for one.
 	if needsCluster() {
 		cluster, clusterErr = redistest.StartCluster(3)
 	} else {
 		clusterErr = fmt.Errorf("cluster not started for this -run/-bench selection")
 	}
-	code := m.Run()
-	if server != nil {
-		if err := server.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "closing the test server:", err)
-			code = 1
-		}
-	}
+	code := redistest.WithShared(m).Run()
 	if cluster != nil {
 		if err := cluster.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "closing the test cluster:", err)
@@ -80,14 +71,11 @@ func needsCluster() bool {
 	return true
 }
 
-// testServer returns the shared standalone server or ends the test as
-// unavailable (a failure when CI=true).
+// testServer returns the binary's shared standalone server, or ends the
+// test as unavailable (a failure when CI=true).
 func testServer(t testing.TB) *redistest.Server {
 	t.Helper()
-	if server == nil {
-		redistest.Unavailable(t, fmt.Sprintf("no test-owned redis-server: %v", serverErr))
-	}
-	return server
+	return redistest.Shared(t)
 }
 
 // ownServer starts a redis-server for this test alone, for tests that stop,
@@ -109,7 +97,10 @@ func ownServer(t testing.TB, args ...string) *redistest.Server {
 func testCluster(t testing.TB) *redistest.Cluster {
 	t.Helper()
 	if cluster == nil {
-		redistest.Unavailable(t, fmt.Sprintf("no Redis Cluster: %v", clusterErr))
+		if _, err := redistest.Binary(); err != nil {
+			redistest.Unavailable(t, err.Error())
+		}
+		t.Fatalf("no Redis Cluster: %v", clusterErr)
 	}
 	return cluster
 }
@@ -117,7 +108,7 @@ func testCluster(t testing.TB) *redistest.Cluster {
 // serverURL is the URL of database db of the shared server.
 func serverURL(t testing.TB, db int) string {
 	t.Helper()
-	return "redis://" + testServer(t).Addr() + "/" + strconv.Itoa(db)
+	return testServer(t).URL(db)
 }
 
 // newLocal returns a provider built from the URL of database testDB of the
@@ -136,9 +127,7 @@ func newLocal(t testing.TB, o redis.Options) *redis.Provider {
 // look behind the provider's back; closed when the test ends.
 func rawClient(t testing.TB, db int) *goredis.Client {
 	t.Helper()
-	c := goredis.NewClient(&goredis.Options{Addr: testServer(t).Addr(), DB: db, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return testServer(t).Client(t, db)
 }
 
 // newClustered returns a provider on the shared cluster, closed when the

@@ -81,9 +81,21 @@
 //
 // All methods of [Provider] are safe for concurrent use.
 //
+// # Logging
+//
+// The provider logs nothing. go-redis logs failed dials and pool trouble
+// through one process-wide logger, writing to standard error unless a
+// program sets it; the provider never does, since that would change every
+// go-redis client of the program. Set it once in main, to the application's
+// logger or to nothing:
+//
+//	goredis.SetLogger(redis.NewLogger(logger)) // nil drops go-redis's lines
+//
+// aside.FromEnv does this with the logger LOG_LEVEL selects.
+//
 // # What it does not do
 //
-// It does not retry beyond go-redis's own settings, log (go-redis has its own
-// logger; see redis.SetLogger), hash keys into one slot, or namespace keys:
-// the Cache builds every key. It does not support Redis older than 7.0.
+// It does not retry beyond go-redis's own settings, hash keys into one slot,
+// or namespace keys: the Cache builds every key. It does not support Redis
+// older than 7.0.
 package redis

@@ -31,6 +31,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// go-redis logs every failed dial through its process-wide logger, and
+	// the outage tests provoke many. A test binary is a program's edge,
+	// where setting it is fine (see redis.Logger).
+	goredis.SetLogger(redis.NewLogger(nil))
 	// Benchmarks and -run filters that need no cluster should not pay for one.
 	if needsCluster() {
 		cluster, clusterErr = redistest.StartCluster(3)

@@ -13,8 +13,10 @@ import (
 )
 
 // redisFromEnv builds the Redis provider named by REDIS_URL and
-// REDIS_CLUSTER_ADDRS. It does not connect: a Redis that is down at start is
-// a miss like any other (check c.Ping for readiness).
+// REDIS_CLUSTER_ADDRS. It does not wait for Redis: a Redis that is down at
+// start is a miss like any other (check c.Ping for readiness). Only a URL
+// naming a database other than 0 costs one PING, bounded by the timeout, so
+// that a database the server lacks fails here.
 //
 // It also points go-redis's process-wide logger, which writes failed dials to
 // standard error by default, at logger (LOG_LEVEL's; nil drops them): FromEnv

@@ -15,8 +15,12 @@
 //	p, err := redis.NewCluster("redis://:password@", []string{"10.0.0.1:7000", "10.0.0.2:7000"}, redis.Options{})
 //
 // [FromURL] combines the two URL forms for configuration read from the
-// environment. Nothing is sent to Redis until the first call; Ping checks the
-// connection.
+// environment. Nothing is sent to Redis until the first call, except one PING
+// bounded by Options.Timeout when a URL names a database other than 0: a
+// server that answers that the database does not exist fails the
+// constructor with [ErrInvalidURL], and a server that does not answer fails
+// nothing, so a Redis that is down at start never stops the program. Ping
+// checks the connection.
 //
 // # Round trips
 //

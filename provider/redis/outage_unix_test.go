@@ -258,3 +258,22 @@ func TestFrozenClusterNodeBoundsEveryCall(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A frozen Redis at start delays NewFromURL's database check by its Timeout
+// at most, and does not fail it.
+func TestFrozenRedisAtStartDelaysTheDatabaseCheckByTheTimeoutOnly(t *testing.T) {
+	s := ownServer(t)
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Resume() }()
+	start := time.Now()
+	p, err := redis.NewFromURL(s.URL(99), redis.Options{Timeout: frozenTimeout})
+	if err != nil {
+		t.Fatalf("NewFromURL with Redis frozen = %v; the program must start", err)
+	}
+	defer p.Close()
+	if took := time.Since(start); took > frozenBound {
+		t.Fatalf("NewFromURL took %v with a %v timeout (bound %v)", took, frozenTimeout, frozenBound)
+	}
+}

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -47,6 +48,13 @@ const (
 // attempt per connection (1 s dial timeout), no retry of a failed command and
 // a pool wait of at most Options.Timeout. The provider owns the client: Close
 // closes it.
+//
+// When the URL names a database other than 0, NewFromURL sends one PING,
+// bounded by Options.Timeout, and fails with [ErrInvalidURL] if the server
+// answers that the database does not exist. A server that does not answer,
+// or answers anything else, does not fail it: a Redis that is down at start
+// must not keep the program from starting. Otherwise nothing is sent until
+// the first call.
 func NewFromURL(rawURL string, o Options) (*Provider, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -60,9 +68,46 @@ func NewFromURL(rawURL string, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, redacted(err, rawURL, u)
 	}
+	if opt.DB < 0 {
+		// go-redis would skip the SELECT and use database 0.
+		return nil, fmt.Errorf("%w: the database number is negative; use 0 to %d with the default 'databases' setting", ErrInvalidURL, defaultDatabases-1)
+	}
 	failFast(settings{&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff, &opt.DialerRetries, &opt.MaxRetries}, o.Timeout)
 	o.CloseClient = true
-	return New(goredis.NewClient(opt), o)
+	p, err := New(goredis.NewClient(opt), o)
+	if err != nil {
+		return nil, err
+	}
+	if opt.DB != 0 {
+		if err := p.checkDB(opt.DB); err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// defaultDatabases is the number of databases of a Redis server whose
+// configuration does not set 'databases'.
+const defaultDatabases = 16
+
+// checkDB asks the server, within Options.Timeout, to select database db,
+// and fails only when the server answers that db does not exist: that is a
+// mistake in the URL that no retry will fix, better reported at start than
+// as a failure of every call. Anything else passes: a Redis that is down,
+// hung or still loading at start must not stop the program from starting
+// (the cache misses until it answers), and a wrong password can be a
+// rotation in progress. Only a URL naming a database other than 0 costs
+// this round trip; its connection stays in the pool.
+func (p *Provider) checkDB(db int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
+	defer cancel()
+	err := p.c.Ping(ctx).Err()
+	if err != nil && goredis.HasErrorPrefix(err, "DB index is out of range") {
+		return fmt.Errorf("%w: the server has no database %d (it answered \"DB index is out of range\"); "+
+			"use a database below its 'databases' setting (%d by default) in the URL's /db path", ErrInvalidURL, db, defaultDatabases)
+	}
+	return nil
 }
 
 // NewCluster returns a Provider over a new Redis Cluster client. seeds are

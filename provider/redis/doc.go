@@ -73,8 +73,8 @@
 // its script) and, on a Cluster or Ring, GetMulti (one GET per key); the
 // Cache deletes such a key and reloads. MGET, which GetMulti uses on a
 // standalone or Sentinel client, answers nil for a non-string key, so there
-// GetMulti reports it as missing: the Cache then loads the entry and writes
-// it with Add, which reports ErrWrongType. Set, SetMulti and Delete replace
+// GetMulti reports it as missing: after a miss the Cache takes its load
+// lease with Add, which reports ErrWrongType. Set, SetMulti and Delete replace
 // or remove a key of any type. A call after Close, or on a client closed
 // underneath, is provider.ErrClosed; a call whose context ends matches
 // the context's error with errors.Is. Constructor errors match

@@ -95,8 +95,8 @@ func TestAKeyOfAnotherTypeIsReportedAsErrWrongType(t *testing.T) {
 						continue
 					}
 					// MGET answers nil for a key that does not hold a string: a
-					// miss, which the Cache follows with a load and an Add, and
-					// the Add reports ErrWrongType.
+					// miss, after which the Cache takes its load lease with Add,
+					// and the Add reports ErrWrongType.
 					if err != nil {
 						t.Fatalf("GetMulti(%q) = %v, want the hash as a missing key", keys, err)
 					}

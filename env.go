@@ -34,7 +34,9 @@ type Config struct {
 	// provider's own (250ms for Redis).
 	Timeout string `env:"CACHE_TIMEOUT"`
 	// LOG_LEVEL: debug, info, warn or error. When set, the cache logs to
-	// standard error at that level; unset, it logs nothing.
+	// standard error at that level; unset, it logs nothing. With
+	// CACHE_PROVIDER=redis this covers go-redis's own lines (failed dials,
+	// at warn), through its process-wide logger.
 	LogLevel string `env:"LOG_LEVEL"`
 	// REDIS_URL: redis:// or rediss:// URL, password and DB included
 	// (CACHE_PROVIDER=redis).
@@ -114,7 +116,7 @@ func (cfg Config) Options() (Options, error) {
 	switch p := strings.ToLower(strings.TrimSpace(cfg.Provider)); p {
 	case "", "memory":
 	case "redis":
-		pr, err := redisFromEnv(cfg, timeout)
+		pr, err := redisFromEnv(cfg, timeout, o.Logger)
 		if err != nil {
 			return o, err
 		}

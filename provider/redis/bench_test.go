@@ -8,21 +8,19 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/provider/redis"
 )
 
 // benchValueSize is a typical compressed cache entry.
 const benchValueSize = 1024
 
-// benchSetup returns a raw client on database testDB of the local Redis and a
+// benchSetup returns a raw client on database testDB of the shared test server and a
 // provider over that same client, with an entry and three tag keys stored.
 // Both sides of every comparison share the client, its pool and the bytes.
 func benchSetup(b *testing.B) (*goredis.Client, *redis.Provider, []string) {
 	b.Helper()
-	redistest.Local(b, testDB)
 	c := goredis.NewClient(&goredis.Options{
-		Addr: redistest.LocalAddr, DB: testDB,
+		Addr: testServer(b).Addr(), DB: testDB,
 		ContextTimeoutEnabled: true,
 		PoolSize:              64, // room for the 32+ goroutines of the parallel runs
 	})

@@ -53,11 +53,15 @@ func (p *Provider) Get(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-// GetMulti returns the values of keys in order, nil for a missing key. On a
-// standalone or Sentinel client it is one MGET. On a Cluster or Ring it is one
-// pipeline of GETs that go-redis splits per node and sends to the nodes
-// concurrently: one round trip to each node holding a key, all in parallel,
-// so the wall time is that of the slowest node. No command spans two slots.
+// GetMulti returns the values of keys in order, nil for a missing key.
+//
+// On a standalone or Sentinel client it is one MGET, which answers nil for a
+// key holding another type than a string: GetMulti reports that key as
+// missing. On a Cluster or Ring it is one pipeline of GETs that go-redis
+// splits per node and sends to the nodes concurrently: one round trip to each
+// node holding a key, all in parallel, so the wall time is that of the
+// slowest node, and no command spans two slots; there a key of another type
+// fails the call with provider.ErrWrongType.
 func (p *Provider) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	if p.closed.Load() {
 		return nil, errClosed

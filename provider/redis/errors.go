@@ -12,9 +12,9 @@ import (
 )
 
 // Errors returned by the constructors. Operations return the errors of
-// package provider (ErrNotFound, ErrClosed, ErrInvalidKey, ErrInvalidTTL,
-// ErrTooLarge), context errors, or a wrapped Redis error. No error carries a
-// password, a URL's userinfo or a key.
+// package provider (ErrNotFound, ErrWrongType, ErrClosed, ErrInvalidKey,
+// ErrInvalidTTL, ErrTooLarge), context errors, or a wrapped Redis error. No
+// error carries a password, a URL's userinfo or a key.
 var (
 	// ErrInvalidURL means a Redis URL could not be used. The message says
 	// what to change; the URL itself is never shown because it may hold a
@@ -36,6 +36,11 @@ func fail(ctx context.Context, op string, err error) error {
 	}
 	if errors.Is(err, goredis.ErrClosed) {
 		return errClosed
+	}
+	if goredis.HasErrorPrefix(err, "WRONGTYPE") {
+		// A hash, list, set... under the key: Redis's reply, also from
+		// inside the CompareAndSwap script. The Cache deletes such a key.
+		return fmt.Errorf("aside: redis: %s: %w", op, provider.ErrWrongType)
 	}
 	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
 		// go-redis reports a socket deadline taken from ctx as a net timeout;

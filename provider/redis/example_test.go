@@ -14,7 +14,7 @@ import (
 // A provider over a client the application already has.
 func ExampleNew() {
 	rdb := goredis.NewClient(&goredis.Options{
-		Addr:                  "localhost:6379",
+		Addr:                  "cache.internal:6379",
 		ContextTimeoutEnabled: true, // let the provider's timeout reach the socket
 	})
 	defer rdb.Close()

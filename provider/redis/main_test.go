@@ -2,9 +2,10 @@ package redis_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,28 +16,32 @@ import (
 	"github.com/aside-go/aside/provider/redis"
 )
 
-// Databases of the shared Redis at 127.0.0.1:6379 that these tests own and
-// flush.
-const (
-	testDB    = 9  // providers built from a URL
-	watchedDB = 10 // a caller's client without ContextTimeoutEnabled
-)
+// testDB is the database of the shared server the URL-built providers use:
+// not 0, so that the tests see the database number travel from the URL.
+const testDB = 9
 
-// cluster is the 3-master Redis Cluster shared by the tests of this binary;
-// clusterErr says why there is none.
+// cluster is the 3-master Redis Cluster shared by the tests of this binary,
+// started by TestMain on free ports; clusterErr says why there is none. The
+// shared standalone server is redistest.Shared's. Both are this binary's
+// own: nothing else writes to them, so no test flushes anything. Tests that
+// stop or freeze a server start their own.
 var (
 	cluster    *redistest.Cluster
 	clusterErr error
 )
 
 func TestMain(m *testing.M) {
+	// go-redis logs every failed dial through its process-wide logger, and
+	// the outage tests provoke many. A test binary is a program's edge,
+	// where setting it is fine (see redis.Logger).
+	goredis.SetLogger(redis.NewLogger(nil))
 	// Benchmarks and -run filters that need no cluster should not pay for one.
 	if needsCluster() {
 		cluster, clusterErr = redistest.StartCluster(3)
 	} else {
 		clusterErr = fmt.Errorf("cluster not started for this -run/-bench selection")
 	}
-	code := m.Run()
+	code := redistest.WithShared(m).Run()
 	if cluster != nil {
 		if err := cluster.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "closing the test cluster:", err)
@@ -70,45 +75,63 @@ func needsCluster() bool {
 	return true
 }
 
+// testServer returns the binary's shared standalone server, or ends the
+// test as unavailable (a failure when CI=true).
+func testServer(t testing.TB) *redistest.Server {
+	t.Helper()
+	return redistest.Shared(t)
+}
+
+// ownServer starts a redis-server for this test alone, for tests that stop,
+// freeze or reconfigure it, and closes it when the test ends.
+func ownServer(t testing.TB, args ...string) *redistest.Server {
+	t.Helper()
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(t, err.Error())
+	}
+	s, err := redistest.StartServer(args...)
+	if err != nil {
+		t.Fatal(err) // the binary is there: failing to start it is a failure
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // testCluster returns the shared cluster or ends the test as unavailable.
 func testCluster(t testing.TB) *redistest.Cluster {
 	t.Helper()
 	if cluster == nil {
-		redistest.Unavailable(t, fmt.Sprintf("no Redis Cluster: %v", clusterErr))
+		if _, err := redistest.Binary(); err != nil {
+			redistest.Unavailable(t, err.Error())
+		}
+		t.Fatalf("no Redis Cluster: %v", clusterErr)
 	}
 	return cluster
 }
 
-// ownDB makes sure the shared Redis answers and flushes database db now and
-// when the test ends.
-func ownDB(t testing.TB, db int) {
+// serverURL is the URL of database db of the shared server.
+func serverURL(t testing.TB, db int) string {
 	t.Helper()
-	c := redistest.Local(t, db)
-	flush := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := c.FlushDB(ctx).Err(); err != nil {
-			t.Errorf("FLUSHDB %d: %v", db, err)
-		}
-	}
-	flush()
-	t.Cleanup(flush)
+	return testServer(t).URL(db)
 }
 
-func localURL(db int) string {
-	return "redis://" + redistest.LocalAddr + "/" + strconv.Itoa(db)
-}
-
-// newLocal returns a provider on database testDB of the shared Redis, closed
-// when the test ends. Call ownDB(t, testDB) first.
+// newLocal returns a provider built from the URL of database testDB of the
+// shared server, closed when the test ends.
 func newLocal(t testing.TB, o redis.Options) *redis.Provider {
 	t.Helper()
-	p, err := redis.NewFromURL(localURL(testDB), o)
+	p, err := redis.NewFromURL(serverURL(t, testDB), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	return p
+}
+
+// rawClient is a go-redis client on database db of the shared server, to
+// look behind the provider's back; closed when the test ends.
+func rawClient(t testing.TB, db int) *goredis.Client {
+	t.Helper()
+	return testServer(t).Client(t, db)
 }
 
 // newClustered returns a provider on the shared cluster, closed when the
@@ -130,6 +153,15 @@ func clusterClient(t testing.TB) *goredis.ClusterClient {
 	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: testCluster(t).Addrs(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// keyPrefix returns a prefix no other test or run (-count=N) of this binary
+// uses, for tests that write fixed key names to a shared server.
+func keyPrefix(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "test:" + hex.EncodeToString(b[:]) + ":"
 }
 
 func ctxFor(t testing.TB) context.Context {

@@ -26,9 +26,20 @@ type Options struct {
 	// [DefaultTimeout] (250 ms): a cache read that is slower than that is
 	// better treated as a miss.
 	//
-	// For a client given to [New], a wait for a free pooled connection is
-	// bounded by the client's own PoolTimeout (go-redis default: ReadTimeout
-	// + 1 s); clients this package builds set it to Timeout.
+	// The bound is a context cancelled at Timeout, handed to go-redis for
+	// the whole call, and it holds at any number of concurrent callers:
+	// go-redis stops waiting for a free pooled connection, for a dial and
+	// between its retries when that context ends, and, with
+	// ContextTimeoutEnabled, takes its deadline for socket reads and writes.
+	// For a client given to [New] without ContextTimeoutEnabled, the socket
+	// wait is bounded by the client's ReadTimeout instead; the provider
+	// still returns at Timeout by not waiting for it (see [New]).
+	//
+	// How fast a down Redis fails, within Timeout, is the client's: the
+	// clients this package builds fail a refused connection at once (see
+	// [NewFromURL]); a client given to [New] with go-redis's defaults dials
+	// up to 5 times with 100 ms pauses and retries a command 3 times with
+	// backoff, so its calls may take up to the whole Timeout to fail.
 	Timeout time.Duration
 
 	// ScanTimeout bounds each batch of DeletePattern: one SCAN, or one

@@ -3,6 +3,10 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +77,67 @@ func everyCall(p *redis.Provider) map[string]func(ctx context.Context) error {
 	}
 }
 
+// namedCall is one provider method called with valid arguments.
+type namedCall struct {
+	name string
+	call func(context.Context) error
+}
+
+// cacheCalls are the calls the Cache makes on its own paths (everything but
+// DeletePattern and Len, whose bounds are per batch or per node), in a fixed
+// order.
+func cacheCalls(p *redis.Provider) []namedCall {
+	var calls []namedCall
+	for name, call := range everyCall(p) {
+		if name != "DeletePattern" && name != "Len" {
+			calls = append(calls, namedCall{name, call})
+		}
+	}
+	slices.SortFunc(calls, func(a, b namedCall) int { return strings.Compare(a.name, b.name) })
+	return calls
+}
+
+// callResult is how one call of a burst ended.
+type callResult struct {
+	name string
+	took time.Duration
+	err  error
+}
+
+// burst starts n callers at once, caller i making calls[i%len(calls)] with a
+// background context, and returns how each ended.
+func burst(n int, calls []namedCall) []callResult {
+	out := make([]callResult, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := calls[i%len(calls)]
+			<-start
+			t0 := time.Now()
+			err := c.call(context.Background())
+			out[i] = callResult{c.name, time.Since(t0), err}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+// quantiles returns the median, the 99th percentile and the maximum of the
+// durations of rs.
+func quantiles(rs []callResult) (p50, p99, max time.Duration) {
+	ds := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		ds[i] = r.took
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	at := func(q float64) time.Duration { return ds[int(q*float64(len(ds)-1))] }
+	return at(0.5), at(0.99), ds[len(ds)-1]
+}
+
 // requireFailsFast calls every method a few times and checks that each
 // fails, with a real error rather than a miss, within failBound.
 func requireFailsFast(t *testing.T, p *redis.Provider, want error) {
@@ -124,6 +189,51 @@ func requireRecovers(t *testing.T, p *redis.Provider) {
 	v, err := p.Get(context.Background(), "t1")
 	if err != nil || string(v) != "1" {
 		t.Fatalf("Get after recovery = %q, %v; want \"1\"", v, err)
+	}
+}
+
+// A stopped Redis refuses connections. A provider built from a URL must fail
+// each call at once: one refused dial, no retry after a backoff sleep (that
+// cost about 20 ms per call before), never a wait for the timeout. Timing is
+// judged by the median of many calls, so that a scheduling hiccup of a loaded
+// machine on one call cannot fail the test, and by a generous bound on each.
+func TestStoppedRedisFailsEveryCallAtOnce(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	s := ownServer(t)
+	p, err := redis.NewFromURL("redis://"+s.Addr(), redis.Options{Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Set(context.Background(), "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var rs []callResult
+	for range 8 {
+		for _, c := range cacheCalls(p) {
+			t0 := time.Now()
+			err := c.call(context.Background())
+			rs = append(rs, callResult{c.name, time.Since(t0), err})
+		}
+	}
+	for _, r := range rs {
+		if r.err == nil || errors.Is(r.err, provider.ErrNotFound) {
+			t.Fatalf("%s with Redis stopped = %v, want a connection error", r.name, r.err)
+		}
+		if errors.Is(r.err, context.DeadlineExceeded) {
+			t.Fatalf("%s waited for the timeout on a refused connection: %v", r.name, r.err)
+		}
+		if r.took > timeout {
+			t.Fatalf("%s took %v to fail on a refused connection (timeout %v)", r.name, r.took, timeout)
+		}
+	}
+	p50, p99, max := quantiles(rs)
+	t.Logf("stopped server, %d sequential calls: p50 %v, p99 %v, max %v", len(rs), p50, p99, max)
+	if p50 > 10*time.Millisecond {
+		t.Fatalf("calls on a refused connection took %v (median); they must fail at once, without retry backoff", p50)
 	}
 }
 

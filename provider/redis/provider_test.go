@@ -7,16 +7,15 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/redis"
 )
 
 func TestTTLsReachRedisInMillisecondsRoundedUp(t *testing.T) {
-	ownDB(t, testDB)
 	p := newLocal(t, redis.Options{})
-	raw := redistest.Local(t, testDB)
+	raw := rawClient(t, testDB)
 	ctx := ctxFor(t)
+	prefix := keyPrefix(t)
 	pttl := func(key string) time.Duration {
 		t.Helper()
 		d, err := raw.PTTL(ctx, key).Result()
@@ -61,7 +60,7 @@ func TestTTLsReachRedisInMillisecondsRoundedUp(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			k := "ttl:" + tc.name
+			k := prefix + "ttl:" + tc.name
 			if err := tc.write(k, tc.ttl); err != nil {
 				t.Fatal(err)
 			}
@@ -76,53 +75,50 @@ func TestTTLsReachRedisInMillisecondsRoundedUp(t *testing.T) {
 	}
 
 	t.Run("a one-nanosecond TTL becomes one millisecond, not zero (no expiry)", func(t *testing.T) {
-		if err := p.Set(ctx, "ttl:ns", []byte("v"), time.Nanosecond); err != nil {
+		if err := p.Set(ctx, prefix+"ttl:ns", []byte("v"), time.Nanosecond); err != nil {
 			t.Fatal(err)
 		}
-		if got := pttl("ttl:ns"); got > time.Millisecond || got == -1 {
+		if got := pttl(prefix + "ttl:ns"); got > time.Millisecond || got == -1 {
 			t.Fatalf("PTTL = %v, want at most 1ms or already expired (-2)", got)
 		}
 	})
 	t.Run("CompareAndSwap with TTL 0 removes the expiry", func(t *testing.T) {
-		if err := p.Set(ctx, "ttl:cas0", []byte("old"), time.Hour); err != nil {
+		k := prefix + "ttl:cas0"
+		if err := p.Set(ctx, k, []byte("old"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := p.CompareAndSwap(ctx, "ttl:cas0", []byte("old"), []byte("new"), 0); err != nil || !ok {
+		if ok, err := p.CompareAndSwap(ctx, k, []byte("old"), []byte("new"), 0); err != nil || !ok {
 			t.Fatalf("CompareAndSwap = %v, %v", ok, err)
 		}
-		if got := pttl("ttl:cas0"); got != -1 {
+		if got := pttl(k); got != -1 {
 			t.Fatalf("PTTL = %v, want -1 (no expiry)", got)
 		}
 	})
 }
 
 func TestDatabaseNumberComesFromTheURL(t *testing.T) {
-	ownDB(t, testDB)
-	p, err := redis.FromURL(localURL(testDB), nil, redis.Options{})
+	p, err := redis.FromURL(serverURL(t, testDB), nil, redis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	ctx := ctxFor(t)
-	if err := p.Set(ctx, "db:probe", []byte("here"), time.Minute); err != nil {
+	k := keyPrefix(t) + "db:probe"
+	if err := p.Set(ctx, k, []byte("here"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got, err := redistest.Local(t, testDB).Get(ctx, "db:probe").Result()
+	if n, err := rawClient(t, 0).Exists(ctx, k).Result(); err != nil || n != 0 {
+		t.Fatalf("database 0 has the key (%d, %v); want it only in database %d", n, err, testDB)
+	}
+	got, err := rawClient(t, testDB).Get(ctx, k).Result()
 	if err != nil || got != "here" {
 		t.Fatalf("database %d holds %q, %v; want the provider's write", testDB, got, err)
 	}
 }
 
 func TestPasswordFromTheURLAuthenticatesAndNeverShowsInErrors(t *testing.T) {
-	if _, err := redistest.Binary(); err != nil {
-		redistest.Unavailable(t, err.Error())
-	}
 	const password = "pw-Zx81-secret"
-	s, err := redistest.StartServer("--requirepass", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := ownServer(t, "--requirepass", password)
 	ctx := ctxFor(t)
 
 	good, err := redis.NewFromURL("redis://:"+password+"@"+s.Addr()+"/2", redis.Options{})
@@ -152,7 +148,8 @@ func TestPasswordFromTheURLAuthenticatesAndNeverShowsInErrors(t *testing.T) {
 }
 
 func TestOptionsOutOfRangeAreRejected(t *testing.T) {
-	c := goredis.NewClient(&goredis.Options{Addr: redistest.LocalAddr})
+	// Nothing is sent: the address only has to parse.
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
 	cases := []struct {
 		name string
@@ -168,7 +165,7 @@ func TestOptionsOutOfRangeAreRejected(t *testing.T) {
 			if _, err := redis.New(c, tc.o); !errors.Is(err, redis.ErrInvalidOptions) {
 				t.Fatalf("New = %v, want ErrInvalidOptions", err)
 			}
-			if _, err := redis.NewFromURL(localURL(0), tc.o); !errors.Is(err, redis.ErrInvalidOptions) {
+			if _, err := redis.NewFromURL("redis://127.0.0.1:1/0", tc.o); !errors.Is(err, redis.ErrInvalidOptions) {
 				t.Fatalf("NewFromURL = %v, want ErrInvalidOptions", err)
 			}
 		})
@@ -182,7 +179,7 @@ func TestOptionsOutOfRangeAreRejected(t *testing.T) {
 
 func TestCloseLeavesTheCallersClientOpenUnlessAsked(t *testing.T) {
 	ctx := ctxFor(t)
-	redistest.Local(t, testDB) // skip or fail early without Redis
+	addr := testServer(t).Addr()
 	cases := []struct {
 		name       string
 		closeIt    bool
@@ -193,7 +190,7 @@ func TestCloseLeavesTheCallersClientOpenUnlessAsked(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := goredis.NewClient(&goredis.Options{Addr: redistest.LocalAddr, DB: testDB, ContextTimeoutEnabled: true})
+			c := goredis.NewClient(&goredis.Options{Addr: addr, DB: testDB, ContextTimeoutEnabled: true})
 			defer c.Close()
 			p, err := redis.New(c, redis.Options{CloseClient: tc.closeIt})
 			if err != nil {
@@ -215,7 +212,7 @@ func TestCloseLeavesTheCallersClientOpenUnlessAsked(t *testing.T) {
 		})
 	}
 	t.Run("a client closed underneath reports ErrClosed", func(t *testing.T) {
-		c := goredis.NewClient(&goredis.Options{Addr: redistest.LocalAddr, DB: testDB, ContextTimeoutEnabled: true})
+		c := goredis.NewClient(&goredis.Options{Addr: addr, DB: testDB, ContextTimeoutEnabled: true})
 		p, err := redis.New(c, redis.Options{})
 		if err != nil {
 			t.Fatal(err)

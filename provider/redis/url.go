@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -11,15 +12,28 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Connection settings applied to the clients this package builds, where the
-// URL's query does not set them. They make a Redis that is down fail fast
-// (a refused dial is not retried in a loop) while Options.Timeout bounds the
-// whole call; go-redis's pool then re-dials in the background about once a
-// second, so the provider recovers by itself when Redis comes back.
+// Connection settings of the clients this package builds, where the URL's
+// query does not set them (go-redis semantics, v9.23):
+//
+//   - One dial attempt per connection (DialerRetries: 1, not 5 with 100 ms
+//     between) and no retry of a failed command (MaxRetries: -1, not 3): a
+//     refused connection fails the call at once instead of after a backoff
+//     sleep and a second dial, and a command that timed out is not sent
+//     again. A cache read that fails is a miss; retrying it would spend more
+//     of a struggling server's time than the miss costs.
+//   - No sleep between a Cluster client's own attempts (MinRetryBackoff:
+//     -1): it still follows MOVED/ASK redirects and tries another node, at
+//     once, within the call's bound.
+//   - A 1 s dial timeout: a dial runs on go-redis's own goroutine, so the
+//     call that started it stops waiting at Options.Timeout, but a slow TLS
+//     handshake may still finish and serve the next calls. go-redis's pool
+//     re-dials a Redis that was down about once a second, so the provider
+//     recovers by itself when Redis comes back.
 const (
-	dialTimeout   = time.Second
-	dialerRetries = 1
-	maxRetries    = 1
+	dialTimeout     = time.Second
+	dialerRetries   = 1
+	maxRetries      = -1 // go-redis: -1 means none; 0 means its default, 3
+	minRetryBackoff = -1 // go-redis: -1 means none; 0 means its default, 10 ms
 )
 
 // NewFromURL returns a Provider over a new standalone client for rawURL:
@@ -30,9 +44,16 @@ const (
 // The password and the database number come from the URL; reserved
 // characters in the password must be percent-encoded. Query options are
 // go-redis's (see redis.ParseURL), e.g. ?pool_size=50. The client always has
-// ContextTimeoutEnabled set, and unless the URL says otherwise a 1 s dial
-// timeout, one dial attempt per connection and one retry per command. The
-// provider owns the client: Close closes it. Nothing is sent to Redis until
+// ContextTimeoutEnabled set and, unless the URL says otherwise, one dial
+// attempt per connection (1 s dial timeout), no retry of a failed command and
+// a pool wait of at most Options.Timeout. The provider owns the client: Close
+// closes it.
+//
+// When the URL names a database other than 0, NewFromURL sends one PING,
+// bounded by Options.Timeout, and fails with [ErrInvalidURL] if the server
+// answers that the database does not exist. A server that does not answer,
+// or answers anything else, does not fail it: a Redis that is down at start
+// must not keep the program from starting. Otherwise nothing is sent until
 // the first call.
 func NewFromURL(rawURL string, o Options) (*Provider, error) {
 	o, err := o.withDefaults()
@@ -47,9 +68,46 @@ func NewFromURL(rawURL string, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, redacted(err, rawURL, u)
 	}
-	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.MaxRetries, o.Timeout)
+	if opt.DB < 0 {
+		// go-redis would skip the SELECT and use database 0.
+		return nil, fmt.Errorf("%w: the database number is negative; use 0 to %d with the default 'databases' setting", ErrInvalidURL, defaultDatabases-1)
+	}
+	failFast(settings{&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff, &opt.DialerRetries, &opt.MaxRetries}, o.Timeout)
 	o.CloseClient = true
-	return New(goredis.NewClient(opt), o)
+	p, err := New(goredis.NewClient(opt), o)
+	if err != nil {
+		return nil, err
+	}
+	if opt.DB != 0 {
+		if err := p.checkDB(opt.DB); err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// defaultDatabases is the number of databases of a Redis server whose
+// configuration does not set 'databases'.
+const defaultDatabases = 16
+
+// checkDB asks the server, within Options.Timeout, to select database db,
+// and fails only when the server answers that db does not exist: that is a
+// mistake in the URL that no retry will fix, better reported at start than
+// as a failure of every call. Anything else passes: a Redis that is down,
+// hung or still loading at start must not stop the program from starting
+// (the cache misses until it answers), and a wrong password can be a
+// rotation in progress. Only a URL naming a database other than 0 costs
+// this round trip; its connection stays in the pool.
+func (p *Provider) checkDB(db int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
+	defer cancel()
+	err := p.c.Ping(ctx).Err()
+	if err != nil && goredis.HasErrorPrefix(err, "DB index is out of range") {
+		return fmt.Errorf("%w: the server has no database %d (it answered \"DB index is out of range\"); "+
+			"use a database below its 'databases' setting (%d by default) in the URL's /db path", ErrInvalidURL, db, defaultDatabases)
+	}
+	return nil
 }
 
 // NewCluster returns a Provider over a new Redis Cluster client. seeds are
@@ -97,7 +155,7 @@ func NewCluster(rawURL string, seeds []string, o Options) (*Provider, error) {
 	if len(opt.Addrs) == 0 {
 		return nil, fmt.Errorf("%w: no cluster address; give at least one seed host:port", ErrInvalidURL)
 	}
-	failFast(&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.MaxRetries, o.Timeout)
+	failFast(settings{&opt.ContextTimeoutEnabled, &opt.DialTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff, &opt.DialerRetries, &opt.MaxRetries}, o.Timeout)
 	o.CloseClient = true
 	return New(goredis.NewClusterClient(opt), o)
 }
@@ -159,22 +217,33 @@ func redacted(err error, rawURL string, u *url.URL) error {
 	return fmt.Errorf("%w: %s; expected %s", ErrInvalidURL, msg, urlForm)
 }
 
-// failFast gives a client this package builds its settings for a cache: the
-// caller's deadline reaches the socket, and a Redis that is down costs one
-// short dial, not a retry loop. It takes the fields, not the options, because
-// go-redis's single-node and cluster options are different types.
-func failFast(contextTimeout *bool, dial, pool *time.Duration, dialRetries, retries *int, timeout time.Duration) {
-	*contextTimeout = true
-	if *pool == 0 {
-		*pool = timeout // a saturated pool is a miss, not a 4 s wait
+// settings points at the fields failFast sets, because go-redis's
+// single-node and cluster options are different types.
+type settings struct {
+	contextTimeout         *bool
+	dial, pool, minBackoff *time.Duration
+	dialRetries, retries   *int
+}
+
+// failFast gives a client this package builds its settings for a cache (see
+// the constants above): the call's deadline reaches the socket, and a Redis
+// that is down or hung costs one short failure, not a retry loop. Fields the
+// URL set are kept.
+func failFast(s settings, timeout time.Duration) {
+	*s.contextTimeout = true
+	if *s.pool == 0 {
+		*s.pool = timeout // a saturated pool is a miss, not a 6 s wait
 	}
-	if *dial == 0 {
-		*dial = dialTimeout
+	if *s.dial == 0 {
+		*s.dial = dialTimeout
 	}
-	if *dialRetries == 0 {
-		*dialRetries = dialerRetries
+	if *s.minBackoff == 0 {
+		*s.minBackoff = minRetryBackoff
 	}
-	if *retries == 0 {
-		*retries = maxRetries
+	if *s.dialRetries == 0 {
+		*s.dialRetries = dialerRetries
+	}
+	if *s.retries == 0 {
+		*s.retries = maxRetries
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aside-go/aside/provider/redis"
 )
@@ -70,8 +71,9 @@ func TestValidURLsBuildAProvider(t *testing.T) {
 		url   string
 		seeds []string
 	}{
-		{"a plain URL", "redis://localhost:6379", nil},
-		{"a URL with a password and a database", "redis://:" + secret + "@localhost:6379/3", nil},
+		{"a plain URL", "redis://cache.internal:6380", nil},
+		// Port 1 of the loopback refuses: the database check cannot run.
+		{"a URL with a password and a database", "redis://:" + secret + "@127.0.0.1:1/3", nil},
 		{"a TLS URL with a user and query options", "rediss://app:" + url.QueryEscape("p@ss:w/rd") + "@cache.internal:6380/0?pool_size=20", nil},
 		{"a URL with no host", "redis://", nil},
 		{"cluster seeds without a URL", "", []string{"10.0.0.1:7000", "10.0.0.2:7000"}},
@@ -115,5 +117,62 @@ func FuzzURLErrorsNeverShowThePassword(f *testing.F) {
 			return
 		}
 		_ = p.Close()
+	})
+}
+
+// A database the server lacks is a mistake in the URL: reported at
+// construction when the server answers, and never a reason to fail when it
+// does not (a Redis down at start must not stop the program).
+func TestADatabaseTheServerLacksIsRejectedWhenTheServerAnswers(t *testing.T) {
+	srv := testServer(t)
+	t.Run("a database past the server's 16 is ErrInvalidURL", func(t *testing.T) {
+		p, err := redis.FromURL(srv.URL(99), nil, redis.Options{})
+		if err == nil {
+			_ = p.Close()
+			t.Fatal("FromURL accepted database 99 of a server with 16")
+		}
+		if !errors.Is(err, redis.ErrInvalidURL) || !strings.Contains(err.Error(), "no database 99") {
+			t.Fatalf("FromURL = %v, want ErrInvalidURL naming database 99", err)
+		}
+	})
+	t.Run("the last database is accepted", func(t *testing.T) {
+		p, err := redis.FromURL(srv.URL(15), nil, redis.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = p.Close()
+	})
+	t.Run("a negative database is ErrInvalidURL without a round trip", func(t *testing.T) {
+		for _, u := range []string{"redis://127.0.0.1:1/-1", "redis://127.0.0.1:1?db=-2"} {
+			if _, err := redis.NewFromURL(u, redis.Options{}); !errors.Is(err, redis.ErrInvalidURL) {
+				t.Fatalf("NewFromURL(%q) = %v, want ErrInvalidURL", u, err)
+			}
+		}
+	})
+	t.Run("a stopped server fails nothing, at once", func(t *testing.T) {
+		s := ownServer(t)
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		p, err := redis.NewFromURL(s.URL(99), redis.Options{Timeout: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("NewFromURL with Redis down = %v; the program must start", err)
+		}
+		_ = p.Close()
+		if took := time.Since(start); took > 300*time.Millisecond {
+			t.Fatalf("NewFromURL took %v on a refused connection", took)
+		}
+	})
+	t.Run("a wrong password is left to the calls", func(t *testing.T) {
+		s := ownServer(t, "--requirepass", "right-Pw1")
+		p, err := redis.NewFromURL("redis://:wrong-Pw2@"+s.Addr()+"/99", redis.Options{})
+		if err != nil {
+			t.Fatalf("NewFromURL with a wrong password = %v; want it left to the calls (a rotation may be under way)", err)
+		}
+		defer p.Close()
+		if err := p.Ping(ctxFor(t)); err == nil {
+			t.Fatal("Ping with a wrong password succeeded")
+		}
 	})
 }

@@ -322,6 +322,67 @@ func (p *Provider) SetMulti(ctx context.Context, items []provider.Item) error {
 	return nil
 }
 
+// AddMulti applies Add to every item with one pipeline of SET NX GET PX
+// commands: one round trip on a standalone or Sentinel client; on a Cluster
+// or Ring, one round trip to each node concerned, in parallel.
+func (p *Provider) AddMulti(ctx context.Context, items []provider.Item) ([]provider.AddResult, error) {
+	if p.closed.Load() {
+		return nil, errClosed
+	}
+	for _, it := range items {
+		if err := p.checkWrite(it.Key, it.Value, it.TTL); err != nil {
+			return nil, err
+		}
+	}
+	if len(items) == 0 {
+		return []provider.AddResult{}, nil
+	}
+	ctx, cancel, err := p.bound(ctx, p.o.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var res []provider.AddResult
+	if p.watch {
+		own := make([]provider.Item, len(items))
+		for i, it := range items {
+			own[i] = provider.Item{Key: it.Key, Value: bytes.Clone(it.Value), TTL: it.TTL}
+		}
+		res, err = watch(p, ctx, func(ctx context.Context) ([]provider.AddResult, error) { return p.addMulti(ctx, own) })
+	} else {
+		res, err = p.addMulti(ctx, items)
+	}
+	if err != nil {
+		return nil, fail(ctx, "add multi", err)
+	}
+	return res, nil
+}
+
+func (p *Provider) addMulti(ctx context.Context, items []provider.Item) ([]provider.AddResult, error) {
+	pipe := p.c.Pipeline()
+	cmds := make([]*goredis.StatusCmd, len(items))
+	for i, it := range items {
+		cmds[i] = pipe.SetArgs(ctx, it.Key, it.Value, goredis.SetArgs{Mode: "NX", Get: true, TTL: roundTTL(it.TTL)})
+	}
+	_, execErr := pipe.Exec(ctx)
+	res := make([]provider.AddResult, len(items))
+	for i, c := range cmds {
+		v, err := c.Bytes()
+		switch {
+		case errors.Is(err, goredis.Nil):
+			res[i].Added = true
+		case err != nil:
+			return nil, err
+		default:
+			res[i].Existing = v
+		}
+	}
+	if execErr != nil && !errors.Is(execErr, goredis.Nil) {
+		return nil, execErr
+	}
+	return res, nil
+}
+
 func (p *Provider) setMulti(ctx context.Context, items []provider.Item) error {
 	if len(items) == 1 {
 		return p.c.Set(ctx, items[0].Key, items[0].Value, roundTTL(items[0].TTL)).Err()

@@ -15,6 +15,7 @@ import (
 var (
 	_ provider.Provider       = (*Provider)(nil)
 	_ provider.Batcher        = (*Provider)(nil)
+	_ provider.MultiAdder     = (*Provider)(nil)
 	_ provider.PatternDeleter = (*Provider)(nil)
 	_ provider.Counter        = (*Provider)(nil)
 )

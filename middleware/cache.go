@@ -663,7 +663,7 @@ func (k *call) loadRequest(ctx context.Context, req *http.Request, stale *entry,
 			}
 		}
 	}
-	strip := false
+	strip := k.m.surrogate
 	for _, name := range conditionals {
 		strip = strip || len(h[name]) > 0
 	}
@@ -673,6 +673,9 @@ func (k *call) loadRequest(ctx context.Context, req *http.Request, stale *entry,
 	out := req.Clone(ctx)
 	for _, name := range conditionals {
 		delete(out.Header, name)
+	}
+	if k.m.surrogate {
+		out.Header.Add(surrogateCapability, surrogateDevice+`="Surrogate/1.0"`)
 	}
 	if inm != "" {
 		out.Header["If-None-Match"] = []string{inm}

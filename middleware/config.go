@@ -31,9 +31,13 @@ const (
 	DefaultHeuristicMaxAge = 24 * time.Hour
 )
 
-// DefaultTargetedCacheControl is the targeted cache-control field (RFC 9213)
-// read in ReverseProxy mode.
-const DefaultTargetedCacheControl = "CDN-Cache-Control"
+// DefaultTargetedCacheControl are the targeted cache-control fields read in
+// ReverseProxy mode, most specific first: CDN-Cache-Control (RFC 9213), then
+// Surrogate-Control (the Edge Architecture Specification), whose directives
+// may target devices: this cache announces itself to the origin with
+// Surrogate-Capability: aside="Surrogate/1.0" and obeys the directives
+// targeted at "aside" or at no device.
+var DefaultTargetedCacheControl = []string{"CDN-Cache-Control", "Surrogate-Control"}
 
 // DefaultStatusCodes are the status codes stored by default: those RFC 9110
 // section 15.1 calls heuristically cacheable.
@@ -87,8 +91,8 @@ type CacheConfig struct {
 	// TargetedCacheControl names the targeted cache-control fields (RFC
 	// 9213) this cache obeys, most specific first: the first one present
 	// with a valid value replaces Cache-Control and Expires for this cache.
-	// Default: DefaultTargetedCacheControl ("CDN-Cache-Control") in
-	// ReverseProxy mode, none otherwise.
+	// Default: DefaultTargetedCacheControl (CDN-Cache-Control, then
+	// Surrogate-Control) in ReverseProxy mode, none otherwise.
 	TargetedCacheControl []string
 	// IgnoreOriginLifetime makes every stored response live TTL, ignoring
 	// the response's Cache-Control s-maxage and max-age and its Expires,
@@ -248,6 +252,7 @@ type cacher struct {
 	keepStale    time.Duration
 	heuristicMax time.Duration
 	targets      []string // canonical
+	surrogate    bool     // Surrogate-Control is a target: announce Surrogate-Capability
 	variants     variantCounts
 	statuses     [600]bool
 	vary         []string // canonical, sorted
@@ -292,10 +297,12 @@ func newCacher(cfg CacheConfig) (*cacher, error) {
 	}
 	targets := cfg.TargetedCacheControl
 	if targets == nil && m.proxy {
-		targets = []string{DefaultTargetedCacheControl}
+		targets = DefaultTargetedCacheControl
 	}
 	for _, t := range targets {
-		m.targets = append(m.targets, textproto.CanonicalMIMEHeaderKey(t))
+		t = textproto.CanonicalMIMEHeaderKey(t)
+		m.targets = append(m.targets, t)
+		m.surrogate = m.surrogate || t == surrogateControl
 	}
 	if m.skip == nil {
 		m.skip = func(echo.Context) bool { return false }

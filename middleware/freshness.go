@@ -25,7 +25,11 @@ type policy struct {
 // now is the time the response was received.
 func policyOf(h http.Header, targets []string, now time.Time) policy {
 	for _, name := range targets {
-		if cc, ok := parseTargeted(h[name]); ok {
+		device := ""
+		if name == surrogateControl {
+			device = surrogateDevice
+		}
+		if cc, ok := parseTargeted(h[name], device); ok {
 			p := policy{cc: cc, targeted: true}
 			p.lifetime, p.explicit = ccLifetime(cc)
 			return p
@@ -132,10 +136,21 @@ func parseAge(lines []string) int64 {
 	return min(n, maxDelta)
 }
 
+// Surrogate-Control (the Edge Architecture Specification's targeted field):
+// this cache advertises itself with Surrogate-Capability as surrogateDevice,
+// and obeys directives targeted at no device or at it.
+const (
+	surrogateControl    = "Surrogate-Control"
+	surrogateCapability = "Surrogate-Capability"
+	surrogateDevice     = "aside"
+)
+
 // parseTargeted reads a targeted cache-control field (RFC 9213): a
 // Structured Fields dictionary. ok is false when the field is absent, empty
-// or invalid, and the cache then falls back to Cache-Control.
-func parseTargeted(lines []string) (cc cacheControl, ok bool) {
+// or invalid, and the cache then falls back to Cache-Control. With device
+// set (Surrogate-Control), a directive with parameters names the devices it
+// targets, and applies only when device is one of them.
+func parseTargeted(lines []string, device string) (cc cacheControl, ok bool) {
 	if len(lines) == 0 {
 		return cc, false
 	}
@@ -144,9 +159,16 @@ func parseTargeted(lines []string) (cc cacheControl, ok bool) {
 		return cc, false
 	}
 	cc = cacheControl{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1}
+	applied := 0
 	for _, name := range d.Names() {
 		m, _ := d.Get(name)
 		it, isItem := m.(httpsfv.Item)
+		if device != "" && isItem && len(it.Params.Names()) > 0 {
+			if _, mine := it.Params.Get(device); !mine {
+				continue // targeted at another device
+			}
+		}
+		applied++
 		delta := func() (int64, bool) {
 			n, isInt := it.Value.(int64)
 			if !isItem || !isInt || n < 0 {
@@ -187,7 +209,7 @@ func parseTargeted(lines []string) (cc cacheControl, ok bool) {
 			return cacheControl{}, false // a directive of the wrong type: the field is invalid
 		}
 	}
-	return cc, true
+	return cc, applied > 0
 }
 
 var (

@@ -405,10 +405,17 @@ func TestTargetedCacheControl(t *testing.T) {
 		{"an invalid structured field is ignored", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "no-store", "CDN-Cache-Control", `max-age="60"`}, false},
 		{"not read by default outside ReverseProxy mode", middleware.CacheConfig{}, []string{"Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60"}, false},
 		{"a configured field name", middleware.CacheConfig{TargetedCacheControl: []string{"Aside-Cache-Control"}}, []string{"Cache-Control", "no-store", "Aside-Cache-Control", "max-age=60"}, true},
+		{"Surrogate-Control targeted at this cache", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "no-store", "Surrogate-Control", "max-age=60;aside"}, true},
+		{"Surrogate-Control targeted at another device", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "no-store", "Surrogate-Control", "max-age=60;other"}, false},
+		{"Surrogate-Control no-store", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "max-age=60", "Surrogate-Control", "no-store"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t, tt.cfg)
-			a.route("/p", respond(200, "p", tt.hdr...))
+			a.route("/p", func(c echo.Context) error {
+				// A surrogate announces itself (Edge Architecture Specification).
+				require.Equal(t, tt.cfg.ReverseProxy, c.Request().Header.Get("Surrogate-Capability") == `aside="Surrogate/1.0"`)
+				return respond(200, "p", tt.hdr...)(c)
+			})
 			first := a.get("/p")
 			require.Equal(t, tt.hdr[len(tt.hdr)-1], first.Header().Get(tt.hdr[len(tt.hdr)-2]), "the targeted field is forwarded")
 			if tt.hit {

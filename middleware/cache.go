@@ -441,6 +441,13 @@ func (m *cacher) finish(c echo.Context, req *http.Request, k *call, e *entry, er
 	if revalidating {
 		fwd = "stale"
 	}
+	if e != nil && !res.ran && len(e.varyOn) > 0 {
+		// Another load's response: it answers this request only for the
+		// same variant.
+		if v, ok := variant(req.Header, e.varyOn); !ok || v != e.variant {
+			return m.direct(c, k.next, "aside; fwd="+fwd+"; detail=variant")
+		}
+	}
 
 	switch {
 	case res.streamed:

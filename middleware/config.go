@@ -102,12 +102,14 @@ type CacheConfig struct {
 	// StaleWhileRevalidate is the window after freshness during which a
 	// stored response is served while one background refresh (a conditional
 	// one when it has validators) runs (RFC 5861), for responses that name
-	// no stale-while-revalidate of their own. Default: the Cache's.
+	// no stale-while-revalidate of their own. Default: the Cache's, as long
+	// as no window, KeepStale or ReverseProxy is set here; otherwise 0 (the
+	// middleware then judges every stored response by its own windows).
 	StaleWhileRevalidate time.Duration
 	// StaleIfError is the window after freshness during which a stored
 	// response answers a handler that fails with an error or a
 	// 500/502/503/504 (RFC 5861), for responses that name no stale-if-error
-	// of their own. Default: the Cache's. Neither window applies to a
+	// of their own. Default: as StaleWhileRevalidate's. Neither window applies to a
 	// response saying no-cache, must-revalidate, proxy-revalidate or
 	// s-maxage (RFC 9111 section 4.2.4).
 	StaleIfError time.Duration

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aside-go/aside"
 	"github.com/aside-go/aside/middleware"
 )
 
@@ -666,4 +667,98 @@ func TestReverseProxyEndToEnd(t *testing.T) {
 	require.Equal(t, "from origin", r.body)
 	require.Contains(t, r.header.Get("Cache-Status"), "fwd=stale")
 	require.EqualValues(t, 2, hits.Load())
+}
+
+// RFC 9111 section 4.3.4: a 304 whose strong ETag is not the stored one
+// selects nothing; the cache asks again without validators.
+func TestA304ThatDoesNotSelectTheStoredResponseIsNotUsed(t *testing.T) {
+	var runs atomic.Int32
+	a := newApp(t, middleware.CacheConfig{KeepStale: time.Minute})
+	a.route("/p", func(c echo.Context) error {
+		n := runs.Add(1)
+		c.Response().Header().Set("Cache-Control", "max-age=1")
+		if c.Request().Header.Get("If-None-Match") != "" {
+			c.Response().Header().Set("Etag", `"other"`)
+			return c.NoContent(http.StatusNotModified)
+		}
+		c.Response().Header().Set("Etag", `"v`+itoa(int(n))+`"`)
+		return c.String(http.StatusOK, "v"+itoa(int(n)))
+	})
+	require.Equal(t, "v1", a.get("/p").Body.String())
+	time.Sleep(1100 * time.Millisecond)
+	rec := a.get("/p")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "v3", rec.Body.String(), "the conditional attempt (2) was answered by an unconditional one (3)")
+	require.Equal(t, `"v3"`, rec.Header().Get("Etag"))
+}
+
+// RFC 9111 section 5.2.2.10: s-maxage implies proxy-revalidate: never served
+// stale, whatever the configured windows.
+func TestSMaxAgeIsNeverServedStale(t *testing.T) {
+	var failing atomic.Bool
+	a := newApp(t, middleware.CacheConfig{StaleIfError: time.Minute, StaleWhileRevalidate: time.Minute})
+	a.route("/p", func(c echo.Context) error {
+		if failing.Load() {
+			return c.String(http.StatusServiceUnavailable, "down")
+		}
+		c.Response().Header().Set("Cache-Control", "s-maxage=1")
+		return c.String(http.StatusOK, "good")
+	})
+	a.get("/p")
+	time.Sleep(1100 * time.Millisecond)
+	failing.Store(true)
+	require.Equal(t, http.StatusServiceUnavailable, a.get("/p").Code)
+}
+
+// RFC 9110 section 8.4 and RFC 9111 section 4.1: in ReverseProxy mode a body
+// in a coding the cache does not handle is stored as it came, and its Vary:
+// Accept-Encoding is then honoured like any other.
+func TestUnknownContentCodingsAreStoredAsTheyCameInReverseProxyMode(t *testing.T) {
+	a := proxyApp(t, middleware.CacheConfig{})
+	a.route("/br", func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "max-age=60")
+		h.Set("Vary", "Accept-Encoding")
+		if strings.Contains(c.Request().Header.Get("Accept-Encoding"), "br") {
+			h.Set("Content-Encoding", "br")
+			return c.Blob(http.StatusOK, "application/octet-stream", []byte{0x1b, 0x02, 0x00})
+		}
+		return c.String(http.StatusOK, "plain")
+	})
+	a.get("/br", "Accept-Encoding", "br")
+	br := a.get("/br", "Accept-Encoding", "br")
+	requireHit(t, br)
+	require.Equal(t, "br", br.Header().Get("Content-Encoding"))
+	require.Equal(t, []byte{0x1b, 0x02, 0x00}, br.Body.Bytes())
+	plain := a.get("/br", "Accept-Encoding", "gzip")
+	require.Equal(t, "plain", plain.Body.String(), "a client that did not ask for br never gets it")
+	require.Empty(t, plain.Header().Get("Content-Encoding"))
+}
+
+// A HEAD run as a GET goes through every middleware again, so one after
+// the cache (authentication, say) still decides.
+func TestHEADAsGETRunsEveryMiddleware(t *testing.T) {
+	e := echo.New()
+	e.Use(middleware.CacheWithConfig(middleware.CacheConfig{Cache: newCache(t, aside.Options{}), Public: true}))
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().Header.Get("X-Key") != "k" {
+				return echo.NewHTTPError(http.StatusUnauthorized)
+			}
+			return next(c)
+		}
+	})
+	e.GET("/secret", func(c echo.Context) error { return c.String(http.StatusOK, "secret") })
+	head := func(hdr ...string) int {
+		req := httptest.NewRequest(http.MethodHead, "/secret", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		require.Empty(t, rec.Body.String())
+		return rec.Code
+	}
+	require.Equal(t, http.StatusUnauthorized, head())
+	require.Equal(t, http.StatusOK, head("X-Key", "k"))
 }

@@ -169,7 +169,7 @@ func (m *cacher) build(ctx context.Context, k *call, req *http.Request, cw *capt
 		v, ok = variant(req.Header, varyOn)
 		b.store = b.store && ok
 	}
-	b.store = b.store && !star && m.admitVariant(k, varyOn)
+	b.store = b.store && !star && m.admitVariant(k, varyOn, v)
 
 	body := cw.buf
 	if !bodyAllowed(status) {
@@ -232,14 +232,14 @@ func (m *cacher) build(ctx context.Context, k *call, req *http.Request, cw *capt
 // admitVariant applies the per-URL bound on variants: a response stored
 // under a variant key counts against its primary key; one stored under the
 // primary key starts the count afresh.
-func (m *cacher) admitVariant(k *call, varyOn []string) bool {
+func (m *cacher) admitVariant(k *call, varyOn []string, v string) bool {
 	if !k.variant {
 		if len(varyOn) > 0 {
 			m.variants.reset(k.key)
 		}
 		return true
 	}
-	return m.variants.admit(k.key)
+	return m.variants.admit(k.key, v)
 }
 
 // selects reports whether a 304 selects the stored response it revalidates

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Bounds of the variants a response's own Vary creates (beyond the
@@ -16,8 +18,8 @@ const (
 	// maxVariantLen bounds the normalised request header values naming one
 	// variant; a request with longer ones is not stored under a variant key.
 	maxVariantLen = 1024
-	// variantsPerURL is how many variant keys one primary key may gain in
-	// this process between two loads of the primary key itself.
+	// variantsPerURL is how many distinct variant keys one primary key may
+	// gain in this process between two loads of the primary key itself.
 	variantsPerURL = 32
 	// variantURLs bounds the table counting them; it is cleared when full.
 	variantURLs = 4096
@@ -95,29 +97,38 @@ func variant(h http.Header, names []string) (v string, ok bool) {
 // '~' cannot start a header name, so it cannot be read as part of key.
 func variantKey(key, v string) string { return key + " ~" + v }
 
-// variantCounts bounds, per process, how many variant keys each primary key
-// gains: a client cycling through values of a header the origin varies on
-// cannot fill the store. It is approximate (per process, reset when the
-// primary key is loaded again or the table fills) and that is enough: every
-// variant also expires with its own freshness.
+// variantCounts bounds, per process, how many distinct variant keys each
+// primary key gains: a client cycling through values of a header the origin
+// varies on cannot fill the store. It is approximate (per process, reset
+// when the primary key is loaded again or the table fills) and that is
+// enough: every variant also expires with its own freshness.
 type variantCounts struct {
 	mu sync.Mutex
-	m  map[string]int
+	m  map[string][]uint64 // primary key -> hashes of its variants seen
 }
 
-// admit counts a new variant of key and reports whether it may be stored.
-func (v *variantCounts) admit(key string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.m == nil || len(v.m) >= variantURLs {
-		v.m = make(map[string]int)
+// admit reports whether variant v of key may be stored: one already seen,
+// or a new one while key has fewer than variantsPerURL.
+func (c *variantCounts) admit(key, v string) bool {
+	h := xxhash.Sum64String(v)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= variantURLs {
+		c.m = make(map[string][]uint64)
 	}
-	v.m[key]++
-	return v.m[key] <= variantsPerURL
+	seen := c.m[key]
+	if slices.Contains(seen, h) {
+		return true
+	}
+	if len(seen) >= variantsPerURL {
+		return false
+	}
+	c.m[key] = append(seen, h)
+	return true
 }
 
-func (v *variantCounts) reset(key string) {
-	v.mu.Lock()
-	delete(v.m, key)
-	v.mu.Unlock()
+func (c *variantCounts) reset(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
 }

@@ -252,7 +252,7 @@ type call struct {
 	wake  chan struct{} // made by a waiting refresh; closed when the phase leaves phaseIdle
 	snap  *snapshot     // for a background revalidation after the request left
 	stale *entry        // the stored response a load revalidates, if any
-	res   result        // what a handler run on the request's Context produced
+	res   *result       // what a handler run on the request's Context produced (nil: none)
 }
 
 // snapshot is what a background revalidation needs to run the handler on a
@@ -395,7 +395,10 @@ func (k *call) leave(snap *snapshot) result {
 		k.snap = snap
 	}
 	k.setPhase(phaseGone)
-	res := k.res
+	var res result
+	if k.res != nil {
+		res = *k.res
+	}
 	k.mu.Unlock()
 	return res
 }
@@ -429,7 +432,10 @@ func (m *cacher) finish(c echo.Context, req *http.Request, k *call, e *entry, er
 		snap = snapshotOf(c)
 	} else {
 		k.mu.Lock()
-		waiting := k.phase == phaseIdle && k.wake != nil // a refresh started for an entry we judged fresh
+		waiting := k.phase == phaseIdle && k.wake != nil // a refresh started for an entry we judged fresh (jitter)
+		if waiting && e != nil && e.shared {
+			k.stale = e
+		}
 		k.mu.Unlock()
 		if waiting {
 			snap = snapshotOf(c)
@@ -547,7 +553,7 @@ func (k *call) load(ctx context.Context) ([]byte, error) {
 		// (stale-if-error may answer it).
 		res := k.res
 		k.mu.Unlock()
-		if res.err == nil && (res.val == nil || !res.store) {
+		if res == nil || (res.err == nil && (res.val == nil || !res.store)) {
 			return nil, errGone
 		}
 		return res.val, res.err
@@ -565,7 +571,7 @@ func (k *call) load(ctx context.Context) ([]byte, error) {
 		k.mu.Lock()
 		k.phase = phaseFinished
 		r.ran = true
-		k.res = r
+		k.res = &r
 		close(k.done)
 		k.mu.Unlock()
 	}()

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 )
 
 // capture is the writer a cached handler writes into. It buffers the
@@ -24,6 +26,9 @@ type capture struct {
 	buf     []byte
 	limit   int
 	real    http.ResponseWriter // nil in a background revalidation
+	interim http.ResponseWriter // where 1xx responses go (the client's raw writer), or nil
+	res     *echo.Response      // the echo.Response the handler writes through
+	reset   bool                // res was committed by a 1xx: undo that at the next Header call
 	passing bool                // the response goes straight to real
 	aborted bool                // it wanted to stream, but there is no client
 	reason  string              // why it switched: streamed or too-large
@@ -36,6 +41,13 @@ func newCapture(real http.ResponseWriter, limit int) *capture {
 }
 
 func (w *capture) Header() http.Header {
+	if w.reset {
+		// echo.Response counts a 1xx as the response: let the final
+		// status through (httputil.ReverseProxy clears the header map
+		// right after relaying a 1xx, so this runs before it).
+		w.reset = false
+		w.res.Committed = false
+	}
 	if w.passing {
 		return w.real.Header()
 	}
@@ -51,7 +63,10 @@ func (w *capture) WriteHeader(code int) {
 		return
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		return // informational responses are not part of the stored one
+		// Informational responses (103 Early Hints...) reach the client of
+		// the request that ran the handler, and are never stored.
+		w.sendInterim(code)
+		return
 	}
 	w.status, w.wrote = code, true
 	if code == http.StatusSwitchingProtocols || isEventStream(w.header.Get("Content-Type")) {
@@ -74,6 +89,30 @@ func (w *capture) Write(p []byte) (int, error) {
 	}
 	w.buf = append(w.buf, p...)
 	return len(p), nil
+}
+
+// sendInterim relays a 1xx to the client with the fields set so far, then
+// leaves the client's header map as it was.
+func (w *capture) sendInterim(code int) {
+	if w.res != nil {
+		w.reset = true
+	}
+	if w.interim == nil {
+		return
+	}
+	h := w.interim.Header()
+	saved := make(http.Header, len(h))
+	for k, vs := range h {
+		saved[k] = vs
+	}
+	for k, vs := range w.header {
+		h[k] = vs
+	}
+	w.interim.WriteHeader(code)
+	clear(h)
+	for k, vs := range saved {
+		h[k] = vs
+	}
 }
 
 // Flush makes the response a stream.

@@ -22,7 +22,22 @@ const (
 	// as it is: compressing a few hundred bytes saves little and costs every
 	// identity client a decompression.
 	DefaultMinCompressSize = 256
+	// DefaultKeepStale is how long, in ReverseProxy mode, a response stays
+	// stored past its freshness to be revalidated with a conditional request.
+	DefaultKeepStale = time.Hour
+	// DefaultHeuristicMaxAge caps the heuristic freshness (a tenth of the
+	// time since Last-Modified) of a response without explicit freshness in
+	// ReverseProxy mode.
+	DefaultHeuristicMaxAge = 24 * time.Hour
 )
+
+// DefaultTargetedCacheControl are the targeted cache-control fields read in
+// ReverseProxy mode, most specific first: CDN-Cache-Control (RFC 9213), then
+// Surrogate-Control (the Edge Architecture Specification), whose directives
+// may target devices: this cache announces itself to the origin with
+// Surrogate-Capability: aside="Surrogate/1.0" and obeys the directives
+// targeted at "aside" or at no device.
+var DefaultTargetedCacheControl = []string{"CDN-Cache-Control", "Surrogate-Control"}
 
 // DefaultStatusCodes are the status codes stored by default: those RFC 9110
 // section 15.1 calls heuristically cacheable.
@@ -39,21 +54,64 @@ type CacheConfig struct {
 	// stats with Remember. Required.
 	Cache *aside.Cache
 
+	// ReverseProxy makes the middleware a shared cache in front of an origin
+	// that speaks HTTP caching (an httputil.ReverseProxy, say), as RFC 9111
+	// asks of one: a response without explicit freshness (Cache-Control
+	// s-maxage or max-age, Expires, a targeted field) is not given TTL but
+	// at most the RFC's heuristic freshness — a tenth of the time since its
+	// Last-Modified, capped by HeuristicMaxAge — and only for a heuristically
+	// cacheable status (StatusCodes) or a response marked public; without
+	// Last-Modified it is not stored. It also reads TargetedCacheControl
+	// (CDN-Cache-Control) by default, keeps stale responses KeepStale
+	// (DefaultKeepStale) for conditional revalidation, and lets requests
+	// carrying Authorization through to the cache under RFC 9111 section
+	// 3.5 (their responses are stored only when public, s-maxage or
+	// must-revalidate). Requests carrying Cookie still bypass the cache and
+	// responses with Set-Cookie are still never stored. Default false: an
+	// application's own handlers, whose responses without a lifetime get
+	// TTL.
+	ReverseProxy bool
+
 	// TTL is how long a stored response stays fresh when the origin names no
-	// lifetime. Default: the Cache's DefaultTTL.
+	// lifetime (not in ReverseProxy mode). Default: the Cache's DefaultTTL.
 	TTL time.Duration
+	// HeuristicMaxAge caps heuristic freshness in ReverseProxy mode.
+	// Default DefaultHeuristicMaxAge (24h).
+	HeuristicMaxAge time.Duration
+	// KeepStale is how long a response stays stored past its freshness so
+	// that it can be revalidated with a conditional request (If-None-Match,
+	// If-Modified-Since from its validators: a 304 refreshes it without a
+	// body) and served within its stale-while-revalidate and stale-if-error
+	// windows; it also caps the windows a response asks for with those
+	// Cache-Control directives (RFC 5861). Default: DefaultKeepStale (1h) in
+	// ReverseProxy mode, otherwise the longest StaleWhileRevalidate or
+	// StaleIfError configured here or in Routes (no extra storage unless a
+	// window asks for it).
+	KeepStale time.Duration
+	// TargetedCacheControl names the targeted cache-control fields (RFC
+	// 9213) this cache obeys, most specific first: the first one present
+	// with a valid value replaces Cache-Control and Expires for this cache.
+	// Default: DefaultTargetedCacheControl (CDN-Cache-Control, then
+	// Surrogate-Control) in ReverseProxy mode, none otherwise.
+	TargetedCacheControl []string
 	// IgnoreOriginLifetime makes every stored response live TTL, ignoring
 	// the response's Cache-Control s-maxage and max-age and its Expires,
 	// which otherwise set the lifetime (s-maxage first). private, no-store,
 	// no-cache and Vary are honoured whatever this says. Default false.
 	IgnoreOriginLifetime bool
 	// StaleWhileRevalidate is the window after freshness during which a
-	// stored response is served while one background refresh runs (RFC
-	// 5861). Default: the Cache's.
+	// stored response is served while one background refresh (a conditional
+	// one when it has validators) runs (RFC 5861), for responses that name
+	// no stale-while-revalidate of their own. Default: the Cache's, as long
+	// as no window, KeepStale or ReverseProxy is set here; otherwise 0 (the
+	// middleware then judges every stored response by its own windows).
 	StaleWhileRevalidate time.Duration
 	// StaleIfError is the window after freshness during which a stored
 	// response answers a handler that fails with an error or a
-	// 500/502/503/504 (RFC 5861). Default: the Cache's.
+	// 500/502/503/504 (RFC 5861), for responses that name no stale-if-error
+	// of their own. Default: as StaleWhileRevalidate's. Neither window applies to a
+	// response saying no-cache, must-revalidate, proxy-revalidate or
+	// s-maxage (RFC 9111 section 4.2.4).
 	StaleIfError time.Duration
 	// Tags are attached to every stored response, for InvalidateTags.
 	// Handlers add more per request with [Tag].
@@ -72,14 +130,16 @@ type CacheConfig struct {
 	// carrying Cookie are served from and stored in the shared cache
 	// (Varnish's default is to bypass them, and so is this middleware's).
 	// Requests carrying Authorization are served, but their responses are
-	// stored only when they say public, s-maxage or must-revalidate.
+	// stored only when they say public, s-maxage or must-revalidate (RFC
+	// 9111 section 3.5; ReverseProxy mode does the same for Authorization).
 	Public bool
 
-	// Vary names the request headers that select a variant of a response
-	// (Accept-Language, X-Tenant...); their values are part of the key. A
-	// response whose own Vary names a header outside this list (other than
-	// Accept-Encoding, which the cache negotiates itself) is not stored, and
-	// Vary: * never is.
+	// Vary names the request headers that select a variant of every
+	// response (Accept-Language, X-Tenant...); their values are part of the
+	// key. A response whose own Vary names other headers is stored as one
+	// variant, found by those headers' normalised values in later requests
+	// (at most 8 headers and 32 variants per URL and process); Accept-Encoding
+	// is negotiated by the cache itself, and Vary: * is never stored.
 	Vary []string
 	// IgnoreQuery names query parameters left out of the key (utm_source...).
 	IgnoreQuery []string
@@ -94,8 +154,12 @@ type CacheConfig struct {
 	// DefaultBypassHeaders.
 	BypassHeaders []string
 
-	// StatusCodes are the status codes that may be stored. Default:
-	// DefaultStatusCodes.
+	// StatusCodes are the status codes stored without explicit freshness
+	// (with TTL, or heuristic freshness in ReverseProxy mode). A response
+	// with explicit freshness is stored whatever its final status (RFC 9111
+	// section 3), except a 5xx that stale-if-error answers instead, and a
+	// status the cache does not know when it says must-understand.
+	// Default: DefaultStatusCodes.
 	StatusCodes []int
 	// MaxBodySize is the largest body stored; a larger response streams to
 	// its client uncached. Default DefaultMaxBodySize (1 MiB).
@@ -173,29 +237,36 @@ func CacheWithConfig(cfg CacheConfig) echo.MiddlewareFunc {
 type route struct {
 	disabled bool
 	ttl      time.Duration
-	swr      time.Duration
+	swr, sie time.Duration // the configured windows (0: the Cache's)
 	tags     []string
-	opts     []aside.Option // TTL, windows and static tags
+	opts     []aside.Option // TTL, the stored-stale window and static tags
+	sieOpts  []aside.Option // for a synchronous revalidation: TTL, the same retention, static tags
 }
 
 // cacher is a CacheConfig with its defaults filled and its derived values
 // computed once.
 type cacher struct {
-	cfg         CacheConfig
-	skip        func(echo.Context) bool
-	honorOrigin bool
-	invalidate  bool
-	statuses    [600]bool
-	vary        []string // canonical, sorted
-	keyOpts     keys.RequestOptions
-	unkeyed     []string   // canonical, minus those in vary
-	unkeyedOne  [][]string // unkeyed[i] alone, for keys.AppendHeaders
-	bypass      []string   // canonical
-	def         *route
-	routes      map[string]*route
-	alg         codec.Algorithm
-	enc         uint8 // stored body encoding for identity bodies
-	parsed      parsedCache
+	cfg          CacheConfig
+	skip         func(echo.Context) bool
+	honorOrigin  bool
+	invalidate   bool
+	proxy        bool
+	keepStale    time.Duration
+	heuristicMax time.Duration
+	targets      []string // canonical
+	surrogate    bool     // Surrogate-Control is a target: announce Surrogate-Capability
+	variants     variantCounts
+	statuses     [600]bool
+	vary         []string // canonical, sorted
+	keyOpts      keys.RequestOptions
+	unkeyed      []string   // canonical, minus those in vary
+	unkeyedOne   [][]string // unkeyed[i] alone, for keys.AppendHeaders
+	bypass       []string   // canonical
+	def          *route
+	routes       map[string]*route
+	alg          codec.Algorithm
+	enc          uint8 // stored body encoding for identity bodies
+	parsed       parsedCache
 }
 
 func newCacher(cfg CacheConfig) (*cacher, error) {
@@ -207,12 +278,34 @@ func newCacher(cfg CacheConfig) (*cacher, error) {
 		return nil, fmt.Errorf("%w: TTL is negative (use 0 for the Cache's default)", ErrConfig)
 	case cfg.StaleWhileRevalidate < 0 || cfg.StaleIfError < 0:
 		return nil, fmt.Errorf("%w: StaleWhileRevalidate and StaleIfError must not be negative", ErrConfig)
+	case cfg.KeepStale < 0 || cfg.HeuristicMaxAge < 0:
+		return nil, fmt.Errorf("%w: KeepStale and HeuristicMaxAge must not be negative", ErrConfig)
 	case cfg.MaxBodySize < 0:
 		return nil, fmt.Errorf("%w: MaxBodySize is negative", ErrConfig)
 	case cfg.MinCompressSize < 0:
 		return nil, fmt.Errorf("%w: MinCompressSize is negative", ErrConfig)
 	}
-	m := &cacher{cfg: cfg, skip: cfg.Skipper, honorOrigin: !cfg.IgnoreOriginLifetime, invalidate: !cfg.KeepOnUnsafe}
+	m := &cacher{cfg: cfg, skip: cfg.Skipper, honorOrigin: !cfg.IgnoreOriginLifetime, invalidate: !cfg.KeepOnUnsafe, proxy: cfg.ReverseProxy}
+	m.heuristicMax = orDur(cfg.HeuristicMaxAge, DefaultHeuristicMaxAge)
+	m.keepStale = cfg.KeepStale
+	if m.keepStale == 0 {
+		if m.proxy {
+			m.keepStale = DefaultKeepStale
+		}
+		m.keepStale = max(m.keepStale, cfg.StaleWhileRevalidate, cfg.StaleIfError)
+		for _, r := range cfg.Routes {
+			m.keepStale = max(m.keepStale, r.StaleWhileRevalidate, r.StaleIfError)
+		}
+	}
+	targets := cfg.TargetedCacheControl
+	if targets == nil && m.proxy {
+		targets = DefaultTargetedCacheControl
+	}
+	for _, t := range targets {
+		t = textproto.CanonicalMIMEHeaderKey(t)
+		m.targets = append(m.targets, t)
+		m.surrogate = m.surrogate || t == surrogateControl
+	}
 	if m.skip == nil {
 		m.skip = func(echo.Context) bool { return false }
 	}
@@ -290,13 +383,19 @@ func (m *cacher) buildRoute(r Route) (*route, error) {
 	if rt.ttl > 0 {
 		rt.opts = append(rt.opts, aside.TTL(rt.ttl))
 	}
-	if swr := orDur(r.StaleWhileRevalidate, m.cfg.StaleWhileRevalidate); swr > 0 {
-		rt.swr = swr
-		rt.opts = append(rt.opts, aside.StaleWhileRevalidate(swr))
+	rt.swr = min(orDur(r.StaleWhileRevalidate, m.cfg.StaleWhileRevalidate), m.keepStale)
+	rt.sie = min(orDur(r.StaleIfError, m.cfg.StaleIfError), m.keepStale)
+	rt.sieOpts = slices.Clone(rt.opts)
+	if m.keepStale > 0 {
+		// Entries are kept (and read back, stale) keepStale past freshness;
+		// the middleware itself decides, per entry, whether a stale one may
+		// be served (its windows) or must be revalidated first. The Cache's
+		// own windows apply only when nothing here asks for any.
+		rt.opts = append(rt.opts, aside.StaleWhileRevalidate(m.keepStale), aside.StaleIfError(0))
 	}
-	if sie := orDur(r.StaleIfError, m.cfg.StaleIfError); sie > 0 {
-		rt.opts = append(rt.opts, aside.StaleIfError(sie))
-	}
+	// A synchronous revalidation must load (no stale answer from the Cache)
+	// and store with the same retention.
+	rt.sieOpts = append(rt.sieOpts, aside.StaleWhileRevalidate(0), aside.StaleIfError(m.keepStale))
 	for _, t := range append(slices.Clone(m.cfg.Tags), r.Tags...) {
 		if t == "" {
 			return nil, fmt.Errorf("%w: empty tag", ErrConfig)

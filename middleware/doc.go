@@ -21,27 +21,52 @@
 //
 // # What is stored, and what is served
 //
-//   - Only GET is stored; HEAD is answered from a GET entry (a HEAD miss runs
-//     the handler and stores nothing). Other safe methods pass through.
-//   - POST, PUT, PATCH and DELETE always reach the handler; a 2xx or 3xx
-//     reply invalidates every variant stored for the target URI and for a
-//     same-origin Location or Content-Location.
-//   - Requests carrying Cookie or Authorization bypass the cache unless the
-//     config declares responses Public or keys them per user (KeyFunc).
-//     Responses to Authorization requests are stored only when they say
-//     public, s-maxage or must-revalidate.
-//   - Not stored: request or response no-store, response private or
-//     no-cache, Vary: * or Vary on a header outside CacheConfig.Vary,
-//     Set-Cookie, statuses outside CacheConfig.StatusCodes, bodies over
-//     MaxBodySize, content codings other than gzip and zstd, handler errors
-//     other than *echo.HTTPError, streamed responses.
-//   - Freshness: s-maxage, then max-age, then Expires, then the TTL. Every
-//     response has Cache-Status; hits have Age; 200s have an ETag (a weak
-//     one generated from the body when the handler sets none) and answer
+//   - GET is stored. HEAD is the GET it stands for, without content (RFC 9110
+//     section 9.3.2): a fresh stored GET response answers it, and otherwise it
+//     runs as a GET through the whole Echo (so a GET-only route answers HEAD
+//     with 200, not 405, whatever the cache holds) and stores the response.
+//     Other safe methods pass through.
+//   - POST, PUT, PATCH, DELETE and unknown methods always reach the handler;
+//     a 2xx or 3xx reply invalidates every variant stored for the target URI
+//     and for a same-origin Location or Content-Location.
+//   - Requests carrying Cookie bypass the cache unless the config declares
+//     responses Public or keys them per user (KeyFunc); so do those carrying
+//     Authorization, except with Public or in ReverseProxy mode, where their
+//     responses are stored only when they say public, s-maxage or
+//     must-revalidate (RFC 9111 section 3.5).
+//   - Freshness (RFC 9111 section 4.2): a targeted field (CDN-Cache-Control,
+//     RFC 9213, read in ReverseProxy mode or when configured) replaces
+//     Cache-Control and Expires; otherwise s-maxage, then max-age, then
+//     Expires minus Date (an invalid Expires means already expired). Without
+//     any, the TTL — or, in ReverseProxy mode, at most a tenth of the time
+//     since Last-Modified (capped), never an invented lifetime. The Age a
+//     response arrives with (and the age its Date shows) counts against it;
+//     hits carry the origin's Date and an Age of origin age plus time stored.
+//   - Stale responses are kept KeepStale and revalidated with conditional
+//     requests built from their validators; a 304 refreshes the stored
+//     response (RFC 9111 section 4.3). Within its stale-while-revalidate
+//     window a stale response is served while that happens in the
+//     background; within stale-if-error it answers an origin failure (RFC
+//     5861, the response's own directives or the config's windows, capped by
+//     KeepStale); never for no-cache, must-revalidate or s-maxage.
+//   - Not stored: request or response no-store (unless must-understand with
+//     a known status), private, no-cache or stale responses without a
+//     validator, Vary: *, Set-Cookie, 206, bodies over MaxBodySize, handler
+//     errors other than *echo.HTTPError, streamed responses, and statuses
+//     outside CacheConfig.StatusCodes unless the response has explicit
+//     freshness (any final status then: RFC 9111 section 3).
+//   - A response whose Vary names request headers beyond CacheConfig.Vary is
+//     stored as one variant, found by those headers' normalised values
+//     (bounded per URL). Range requests are answered from a stored complete
+//     200 (206, or the whole response for ranges it does not serve); 1xx
+//     responses (103 Early Hints) reach the client and are never stored.
+//   - Every response has Cache-Status; 200s have an ETag (a weak one
+//     generated from the body when the handler sets none) and answer
 //     If-None-Match and If-Modified-Since with 304.
 //   - Bodies are stored compressed (gzip by default) and sent as-is to
 //     clients that accept the coding, decompressed for the others. A body the
-//     handler encoded is never encoded again.
+//     handler encoded is never encoded again; in ReverseProxy mode a coding
+//     the cache does not know is stored and replayed as it came.
 //
 // # The key, and attacks on it
 //
@@ -81,11 +106,11 @@
 //
 // # What it does not do
 //
-// It does not cache request no-cache forcing (client Cache-Control:
-// no-cache is ignored, as Varnish does, so clients cannot bust the cache),
-// revalidate stale entries with conditional requests to the handler, store
-// partial (206) responses, or vary on headers it was not told about. The
-// "stored" Cache-Status parameter means the response was storable and
-// handed to the Cache; the Cache may still decline to write it (an
-// invalidation of one of its tags during the load).
+// It does not obey request cache directives (client Cache-Control: no-cache
+// or max-age=0 are ignored, as Varnish does, so clients cannot bust the
+// cache), store partial (206) responses, read Surrogate-Control, or store
+// responses with Set-Cookie or serve requests with Cookie unless told to
+// (deliberate safety choices). The "stored" Cache-Status parameter means
+// the response was storable and handed to the Cache; the Cache may still
+// decline to write it (an invalidation of one of its tags during the load).
 package middleware

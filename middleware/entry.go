@@ -13,57 +13,89 @@ import (
 // wraps them in its codec frame and envelope):
 //
 //	byte 0   magic 'H'
-//	byte 1   format version 1
-//	byte 2   flags: bit 0 shared (stored, so servable to any request with the key)
-//	byte 3   body encoding: 0 identity, 1 gzip, 2 zstd
+//	byte 1   format version 2
+//	byte 2   flags (flagShared...)
+//	byte 3   body encoding: 0 identity, 1 gzip, 2 zstd, 3 opaque (a coding
+//	         the cache does not handle, stored and replayed as it came)
 //	uvarint  status
-//	uvarint  stored at (Unix µs)
-//	uvarint  freshness lifetime (ms; 0 = unknown)
+//	uvarint  stored at: when the response arrived (Unix µs)
+//	uvarint  freshness lifetime (ms)
+//	uvarint  corrected initial age: how old it was on arrival (ms)
+//	uvarint  stale-while-revalidate window (ms)
+//	uvarint  stale-if-error window (ms)
 //	uvarint  identity body length + 1 (0 = unknown)
+//	uvarint  count of the request headers the response varies on; per
+//	         header: uvarint name length, name; then uvarint length and the
+//	         variant (see variant) of the request it answered
 //	uvarint  header count; per header: uvarint name length, name,
 //	         uvarint value count, per value: uvarint length, value
 //	rest     the body, in the body encoding
+//
+// Version 1 (before the conditional revalidation and variants of issue 10)
+// lacked the age, windows and vary fields; it is still read.
 const (
-	entryMagic   = 'H'
-	entryVersion = 1
-	flagShared   = 1
+	entryMagic     = 'H'
+	entryVersion   = 2
+	entryVersionV1 = 1
+
+	flagShared     = 1 << 0 // stored: servable to any request with the key
+	flagNoCache    = 1 << 1 // revalidate on every use (no-cache, or stored stale)
+	flagNoStale    = 1 << 2 // never served stale (must-revalidate, s-maxage...)
+	flagOwnETag    = 1 << 3 // the ETag is the cache's own, not the origin's
+	flagWeakened   = 1 << 4 // the origin's strong ETag, made weak for a body the cache encoded
+	flagTranscoded = 1 << 5 // the cache encoded an identity body: ranges may be served from it
 
 	encIdentity = 0
 	encGzip     = 1
 	encZstd     = 2
+	encOpaque   = 3
 )
 
 var errBadEntry = errors.New("aside: middleware: corrupt stored response")
 
-var encNames = [...]string{encIdentity: "", encGzip: "gzip", encZstd: "zstd"}
+var encNames = [...]string{encIdentity: "", encGzip: "gzip", encZstd: "zstd", encOpaque: ""}
 
 // entry is a response as stored and served.
 type entry struct {
 	status   int
-	storedAt int64 // Unix µs
-	ttl      int64 // ms; 0 = unknown
+	flags    uint8
+	storedAt int64 // Unix µs, when the response arrived
+	lifetime int64 // ms: freshness lifetime
+	age      int64 // ms: corrected initial age
+	swr, sie int64 // ms: stale windows
 	enc      uint8
 	shared   bool
 	rawLen   int         // -1 = unknown
+	varyOn   []string    // request headers beyond the key the response varies on
+	variant  string      // their values in the request it answered (see variant)
 	header   http.Header // replayed as is: every slice has len == cap
 	body     []byte
 
 	// Derived once per entry (see parsed).
-	etag, lastModified string
-	contentLength      []string // len(body), for pass-through
-	rawContentLength   []string // rawLen, for identity clients
+	etag, lastModified, date string
+	contentLength            []string // len(body), for pass-through
+	rawContentLength         []string // rawLen, for identity clients
 }
 
 func (e *entry) appendTo(dst []byte) []byte {
-	flags := byte(0)
+	flags := e.flags &^ flagShared
 	if e.shared {
 		flags |= flagShared
 	}
 	dst = append(dst, entryMagic, entryVersion, flags, e.enc)
 	dst = binary.AppendUvarint(dst, uint64(e.status))
-	dst = binary.AppendUvarint(dst, uint64(max(e.storedAt, 0)))
-	dst = binary.AppendUvarint(dst, uint64(max(e.ttl, 0)))
-	dst = binary.AppendUvarint(dst, uint64(max(e.rawLen+1, 0)))
+	for _, v := range [...]int64{e.storedAt, e.lifetime, e.age, e.swr, e.sie, int64(e.rawLen + 1)} {
+		dst = binary.AppendUvarint(dst, uint64(max(v, 0)))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(e.varyOn)))
+	for _, name := range e.varyOn {
+		dst = binary.AppendUvarint(dst, uint64(len(name)))
+		dst = append(dst, name...)
+	}
+	if len(e.varyOn) > 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(e.variant)))
+		dst = append(dst, e.variant...)
+	}
 	names := make([]string, 0, len(e.header))
 	for k := range e.header {
 		names = append(names, k)
@@ -90,23 +122,20 @@ const (
 )
 
 func decodeEntry(b []byte) (*entry, error) {
-	if len(b) < 4 || b[0] != entryMagic || b[1] != entryVersion || b[3] > encZstd {
+	if len(b) < 4 || b[0] != entryMagic || (b[1] != entryVersion && b[1] != entryVersionV1) || b[3] > encOpaque {
 		return nil, errBadEntry
 	}
-	e := &entry{shared: b[2]&flagShared != 0, enc: b[3]}
+	v1 := b[1] == entryVersionV1
+	e := &entry{flags: b[2], shared: b[2]&flagShared != 0, enc: b[3]}
 	rest := b[4:]
-	var vals [4]uint64
-	for i := range vals {
+	uv := func() (uint64, bool) {
 		v, n := binary.Uvarint(rest)
 		if n <= 0 {
-			return nil, errBadEntry
+			return 0, false
 		}
-		vals[i], rest = v, rest[n:]
+		rest = rest[n:]
+		return v, true
 	}
-	if vals[0] < 100 || vals[0] > 999 || vals[1] > 1<<62 || vals[2] > 1<<62 || vals[3] > 1<<31 {
-		return nil, errBadEntry
-	}
-	e.status, e.storedAt, e.ttl, e.rawLen = int(vals[0]), int64(vals[1]), int64(vals[2]), int(vals[3])-1
 	next := func() (string, bool) {
 		l, n := binary.Uvarint(rest)
 		if n <= 0 || l > uint64(len(rest)-n) {
@@ -116,22 +145,62 @@ func decodeEntry(b []byte) (*entry, error) {
 		rest = rest[n+int(l):]
 		return s, true
 	}
-	count, n := binary.Uvarint(rest)
-	if n <= 0 || count > maxEntryHeaders {
+	fields := []*int64{&e.storedAt, &e.lifetime, &e.age, &e.swr, &e.sie, nil}
+	if v1 {
+		e.flags &= flagShared
+		fields = []*int64{&e.storedAt, &e.lifetime, nil}
+	}
+	status, ok := uv()
+	if !ok || status < 100 || status > 999 {
 		return nil, errBadEntry
 	}
-	rest = rest[n:]
+	e.status = int(status)
+	for _, f := range fields {
+		v, ok := uv()
+		if !ok || v > 1<<62 {
+			return nil, errBadEntry
+		}
+		if f == nil {
+			if v > 1<<31 {
+				return nil, errBadEntry
+			}
+			e.rawLen = int(v) - 1
+		} else {
+			*f = int64(v)
+		}
+	}
+	if !v1 {
+		nv, ok := uv()
+		if !ok || nv > maxVaryHeaders {
+			return nil, errBadEntry
+		}
+		for range nv {
+			name, ok := next()
+			if !ok {
+				return nil, errBadEntry
+			}
+			e.varyOn = append(e.varyOn, name)
+		}
+		if nv > 0 {
+			if e.variant, ok = next(); !ok {
+				return nil, errBadEntry
+			}
+		}
+	}
+	count, ok := uv()
+	if !ok || count > maxEntryHeaders {
+		return nil, errBadEntry
+	}
 	e.header = make(http.Header, count)
 	for range count {
 		name, ok := next()
 		if !ok {
 			return nil, errBadEntry
 		}
-		nv, n := binary.Uvarint(rest)
-		if n <= 0 || nv > maxHeaderValues {
+		nv, ok := uv()
+		if !ok || nv > maxHeaderValues {
 			return nil, errBadEntry
 		}
-		rest = rest[n:]
 		vs := make([]string, nv)
 		for i := range vs {
 			if vs[i], ok = next(); !ok {
@@ -155,12 +224,34 @@ func (e *entry) derive() {
 	if v := e.header["Last-Modified"]; len(v) > 0 {
 		e.lastModified = v[0]
 	}
+	if v := e.header["Date"]; len(v) > 0 {
+		e.date = v[0]
+	}
 	e.contentLength = []string{itoa(len(e.body))}
 	e.rawContentLength = []string{itoa(e.rawLen)}
 }
 
-// freshUntil is when e goes stale, in Unix µs.
-func (e *entry) freshUntil() int64 { return e.storedAt + e.ttl*1000 }
+// freshUntil is when e goes stale, in Unix µs: its lifetime less the age it
+// arrived with.
+func (e *entry) freshUntil() int64 { return e.storedAt + (e.lifetime-e.age)*1000 }
+
+// ageAt is e's current age (RFC 9111 section 4.2.3) at now (Unix µs), in
+// whole seconds.
+func (e *entry) ageAt(now int64) int {
+	return int((e.age*1000 + max(now-e.storedAt, 0)) / 1e6)
+}
+
+// revalidate reports whether e must be validated with the origin before it
+// is used at now: stale, or no-cache.
+func (e *entry) revalidate(now int64) bool {
+	return e.flags&flagNoCache != 0 || now >= e.freshUntil()
+}
+
+// staleFor reports whether e may be served stale at now within window
+// (one of its own windows): never for no-cache, must-revalidate and the like.
+func (e *entry) staleFor(now, window int64) bool {
+	return e.flags&(flagNoStale|flagNoCache) == 0 && now < e.freshUntil()+window*1000
+}
 
 // parsed keeps the last decoded entry of recently served keys so that a hit
 // on an unchanged entry neither parses nor allocates its headers again. It

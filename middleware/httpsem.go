@@ -4,32 +4,39 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
-// cacheControl is what this cache reads from a Cache-Control header.
+// cacheControl is what this cache reads from a Cache-Control header (or a
+// targeted field, see parseTargeted).
 type cacheControl struct {
-	noStore, noCache, private, public, mustRevalidate bool
-	maxAge, sMaxAge                                   int64 // seconds; -1 when absent
+	noStore, noCache, private, public, mustRevalidate, mustUnderstand bool
+	maxAge, sMaxAge                                                   int64 // seconds; -1 when absent
+	swr, sie                                                          int64 // stale-while-revalidate, stale-if-error; -1 when absent
 }
 
 // parseCacheControl reads every Cache-Control line of h. Directive names are
-// case-insensitive; a malformed max-age counts as 0 (RFC 9111 section
-// 4.2.1: treat an invalid freshness as stale), and private or no-cache with
-// a field list count as the unqualified directive (stricter, never wrong).
+// case-insensitive; the first occurrence of a directive wins (RFC 9111
+// section 4.2.1); a malformed delta-seconds counts as 0 (treat an invalid
+// freshness as stale), and a directive with whitespace around its "=" is not
+// one. private or no-cache with a field list count as the unqualified
+// directive (stricter, never wrong).
 func parseCacheControl(lines []string) cacheControl {
-	cc := cacheControl{maxAge: -1, sMaxAge: -1}
+	cc := cacheControl{maxAge: -1, sMaxAge: -1, swr: -1, sie: -1}
 	for _, line := range lines {
 		for line != "" {
 			var d string
 			d, line, _ = cutDirective(line)
-			d = strings.TrimSpace(d)
+			d = strings.Trim(d, " \t")
 			if d == "" {
 				continue
 			}
-			name, val, _ := strings.Cut(d, "=")
-			name = strings.TrimSpace(name)
-			val = strings.Trim(strings.TrimSpace(val), `"`)
+			name, val, hasVal := strings.Cut(d, "=")
+			if hasVal && (name == "" || strings.ContainsAny(name[len(name)-1:]+val[:min(len(val), 1)], " \t")) {
+				continue
+			}
+			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
 			switch strings.ToLower(name) {
 			case "no-store":
 				cc.noStore = true
@@ -41,14 +48,26 @@ func parseCacheControl(lines []string) cacheControl {
 				cc.public = true
 			case "must-revalidate", "proxy-revalidate":
 				cc.mustRevalidate = true
+			case "must-understand":
+				cc.mustUnderstand = true
 			case "max-age":
-				cc.maxAge = seconds(val)
+				first(&cc.maxAge, val)
 			case "s-maxage":
-				cc.sMaxAge = seconds(val)
+				first(&cc.sMaxAge, val)
+			case "stale-while-revalidate":
+				first(&cc.swr, val)
+			case "stale-if-error":
+				first(&cc.sie, val)
 			}
 		}
 	}
 	return cc
+}
+
+func first(dst *int64, val string) {
+	if *dst < 0 {
+		*dst = seconds(val)
+	}
 }
 
 // cutDirective splits at the first comma outside a quoted string.
@@ -71,46 +90,40 @@ func cutDirective(s string) (before, after string, found bool) {
 	return s, "", false
 }
 
+// seconds parses delta-seconds: 0 when invalid (stale), capped at 2^31.
 func seconds(v string) int64 {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
+	if v == "" {
 		return 0
 	}
-	return min(n, 1<<31) // RFC 9111 section 1.2.2: cap delta-seconds
+	var n int64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0
+		}
+		if n < maxDelta {
+			n = n*10 + int64(v[i]-'0')
+		}
+	}
+	return min(n, maxDelta)
 }
 
-// lifetime is the freshness the origin grants (s-maxage over max-age over
-// Expires), ok false when it names none.
-func lifetime(cc cacheControl, h http.Header) (d time.Duration, ok bool) {
-	switch {
-	case cc.sMaxAge >= 0:
-		return time.Duration(cc.sMaxAge) * time.Second, true
-	case cc.maxAge >= 0:
-		return time.Duration(cc.maxAge) * time.Second, true
-	}
-	if exp := h.Get("Expires"); exp != "" {
-		t, err := http.ParseTime(exp)
-		if err != nil {
-			return 0, true // an invalid Expires means already expired
-		}
-		now := time.Now()
-		if date, err := http.ParseTime(h.Get("Date")); err == nil {
-			now = date
-		}
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// hopByHop are the headers never stored or replayed (RFC 9110 section 7.6.1),
-// plus those the cache writes itself.
+// notStored are the headers never stored or replayed: hop-by-hop ones (RFC
+// 9110 section 7.6.1), cookies, and those the cache writes itself.
 var notStored = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
 	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Proxy-Authentication-Info": true,
 	"Set-Cookie": true, "Set-Cookie2": true,
-	"Date": true, "Age": true, "Content-Length": true, "Content-Encoding": true,
+	"Age": true, "Content-Length": true, "Content-Encoding": true,
 	"Cache-Status": true,
+}
+
+// notUpdatedBy304 are the stored header fields a 304 does not replace when
+// it refreshes a stored response (RFC 9111 section 3.2): those describing
+// the stored content itself, and the validator the cache selected it by.
+var notUpdatedBy304 = map[string]bool{
+	"Content-Encoding": true, "Content-Length": true, "Content-Md5": true, "Content-Range": true,
+	"Etag": true, "Vary": true,
 }
 
 // acceptsEncoding reports whether an Accept-Encoding value allows coding
@@ -167,12 +180,12 @@ func notModifiedSince(ims, lastModified string) bool {
 	if ims == "" || lastModified == "" {
 		return false
 	}
-	t, err := http.ParseTime(ims)
-	if err != nil {
+	t, ok := parseHTTPDate(ims)
+	if !ok {
 		return false
 	}
-	lm, err := http.ParseTime(lastModified)
-	return err == nil && !lm.After(t)
+	lm, ok := parseHTTPDate(lastModified)
+	return ok && !lm.After(t)
 }
 
 // headersFor304 are the stored headers a 304 repeats (RFC 9110 section

@@ -366,3 +366,26 @@ func TestTheMemoryProviderHasNoBreaker(t *testing.T) {
 	_, err := aside.New(aside.Options{Provider: newFaulty(t), Breaker: aside.Breaker{Failures: -1}})
 	require.ErrorIs(t, err, aside.ErrInvalidOption)
 }
+
+func TestCallsSharingABudgetPayForOneFailure(t *testing.T) {
+	f := newFaulty(t)
+	c := newCache(t, aside.Options{Provider: f, Breaker: aside.Breaker{Disabled: true}})
+	ctx := context.Background()
+	f.fail.Store(true)
+	var b aside.FailureBudget
+	before := f.calls.Load()
+	for _, k := range []string{"a", "b", "c"} {
+		u, err := aside.Remember(ctx, c, k, func(context.Context) (User, error) { return ada, nil }, aside.Budget(&b), aside.Tags("users"))
+		require.NoError(t, err)
+		require.Equal(t, ada, u)
+		_, found, err := aside.Get[User](ctx, c, k, aside.Budget(&b))
+		require.NoError(t, err)
+		require.False(t, found)
+	}
+	require.True(t, b.Spent())
+	require.EqualValues(t, 1, f.calls.Load()-before, "six calls, one provider failure")
+	f.fail.Store(false)
+	_, err := aside.Remember(ctx, c, "a", func(context.Context) (User, error) { return ada, nil })
+	require.NoError(t, err, "a call without the spent budget reaches the store again")
+	require.Greater(t, f.calls.Load()-before, int64(1))
+}

@@ -4,15 +4,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
 // Option tunes one Get, Set or Remember call. Options are small values, not
 // closures, so that passing them costs no allocation on the hit path.
 type Option struct {
-	kind optionKind
-	d    time.Duration
-	tags []string
+	kind   optionKind
+	d      time.Duration
+	tags   []string
+	budget *FailureBudget
 }
 
 type optionKind uint8
@@ -23,13 +25,15 @@ const (
 	optSWR
 	optSIE
 	optTags
+	optBudget
 )
 
 type callOptions struct {
-	ttl  time.Duration
-	swr  time.Duration
-	sie  time.Duration
-	tags []string
+	ttl    time.Duration
+	swr    time.Duration
+	sie    time.Duration
+	tags   []string
+	budget *FailureBudget
 }
 
 // TTL sets how long the entry stays fresh. It must be positive.
@@ -50,6 +54,29 @@ func StaleIfError(d time.Duration) Option { return Option{kind: optSIE, d: d} }
 // hit costs one provider round trip; an entry whose tags the read did not name
 // costs a second one to check them. The slice is not retained past the call.
 func Tags(tags ...string) Option { return Option{kind: optTags, tags: tags} }
+
+// FailureBudget is shared by the calls that make up one operation, such as
+// an HTTP request the middleware answers with a lookup and then a
+// revalidation, so that the operation pays for at most one provider failure:
+// once a call given the budget (with the Budget option) saw the provider fail
+// or time out, later calls given it skip the provider: their reads are
+// misses and the writes of their loads are skipped. A single Get or
+// Remember already works this way on its own. The zero value is ready to
+// use; do not copy it after first use.
+type FailureBudget struct{ spent atomic.Bool }
+
+// Spent reports whether a call given the budget saw the provider fail.
+func (b *FailureBudget) Spent() bool { return b != nil && b.spent.Load() }
+
+func (b *FailureBudget) spend() {
+	if b != nil {
+		b.spent.Store(true)
+	}
+}
+
+// Budget makes the call share b with the other calls of its operation; see
+// FailureBudget. A nil b does nothing.
+func Budget(b *FailureBudget) Option { return Option{kind: optBudget, budget: b} }
 
 // grace is how long the provider keeps an entry past its freshness.
 func (o *callOptions) grace() time.Duration { return max(o.swr, o.sie) }
@@ -89,6 +116,8 @@ func (c *Cache) options(opts []Option) (callOptions, error) {
 			if len(o.tags) > maxTags {
 				return o, fmt.Errorf("%w: more than %d tags on one entry", ErrInvalidOption, maxTags)
 			}
+		case optBudget:
+			o.budget = op.budget
 		case optNone:
 			// The zero Option does nothing.
 		}

@@ -46,8 +46,13 @@ type observation struct {
 // observe reads the entry at skey and the records of tags. Provider failures
 // are counted and logged and read as a miss; only the caller's own context
 // ending is returned as an error.
-func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr time.Duration) (observation, error) {
+func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr time.Duration, b *FailureBudget) (observation, error) {
 	obs := observation{start: time.Now(), tags: tags}
+	if b.Spent() {
+		// The store failed earlier in this operation: do not ask again.
+		obs.readErr = true
+		return obs, nil
+	}
 	// Tags the entry carried when this process last read it are read along
 	// with it, so that a tagged entry costs one round trip even when the
 	// caller does not name its tags (the HTTP middleware's, say). A wrong or
@@ -68,6 +73,7 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 			c.corrupt(ctx, skey, err) // not ours to keep: deleted, then loaded afresh
 			return obs, nil
 		default:
+			b.spend()
 			return obs.failed(c.readFailed(ctx, "GET", err))
 		}
 		obs.raw = raw
@@ -89,6 +95,7 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 			if err == nil {
 				err = fmt.Errorf("provider returned %d values for %d keys", len(vals), len(ks))
 			}
+			b.spend()
 			return obs.failed(c.readFailed(ctx, "GET", err))
 		}
 		obs.raw = vals[0]
@@ -114,6 +121,7 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 	}
 	ok, err := c.stampsCurrent(ctx, skey, env, &obs)
 	if err != nil {
+		b.spend()
 		obs.state = stInvalid
 		return obs.failed(err)
 	}

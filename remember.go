@@ -27,7 +27,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (v T,
 	if err != nil {
 		return v, false, err
 	}
-	obs, err := c.observe(ctx, skey, o.tags, 0)
+	obs, err := c.observe(ctx, skey, o.tags, 0, o.budget)
 	if err != nil {
 		return v, false, err
 	}
@@ -120,7 +120,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	if err != nil {
 		return v, err
 	}
-	obs, err := c.observe(ctx, skey, o.tags, o.swr)
+	obs, err := c.observe(ctx, skey, o.tags, o.swr, o.budget)
 	if err != nil {
 		return v, err
 	}
@@ -236,12 +236,12 @@ func (c *Cache) fly(ctx context.Context, key, skey string, obs observation, o ca
 }
 
 func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer, f *flight, background bool) ([]byte, error) {
-	ls := &loadState{c: c, ttl: o.ttl, background: background, static: obs.tags, keep: o.ttl + o.grace()}
+	ls := &loadState{c: c, ttl: o.ttl, background: background, static: obs.tags, keep: o.ttl + o.grace(), budget: o.budget}
 	// One failure budget per operation: once the store failed (here, or in
 	// the read that led to this load), the cache's part of the operation is
 	// over. Nothing more is piled onto a store that is down; what this
 	// flight took is given back in the background.
-	ls.spent.Store(obs.readErr)
+	ls.spent.Store(obs.readErr || o.budget.Spent())
 	setup := &flightSetup{observed: obs.raw, readErr: obs.readErr}
 	switch {
 	case obs.readErr:

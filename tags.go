@@ -340,7 +340,9 @@ type loadState struct {
 	keep       time.Duration // the entry's expected lifetime, for records LoadTags creates
 	// spent is the operation's failure budget: set once a provider call of
 	// this load (or the read before it) failed; nothing more is sent.
-	spent atomic.Bool
+	// budget, when the call was given one, is told too.
+	spent  atomic.Bool
+	budget *FailureBudget
 
 	mu      sync.Mutex
 	stamps  []stamp
@@ -353,6 +355,7 @@ type loadState struct {
 // unless the load's own context ended.
 func (ls *loadState) fail(ctx context.Context, op, key string, err error) {
 	ls.spent.Store(true)
+	ls.budget.spend()
 	if ctx.Err() == nil {
 		ls.c.writeFailed(ctx, op, key, err)
 	}

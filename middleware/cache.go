@@ -68,7 +68,8 @@ func (m *cacher) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // keyOf returns the request's key and its Remember options (the route's,
-// and tags: the route's and the target URI's).
+// tags: the route's and the target URI's, and last, the request's failure
+// budget).
 func (m *cacher) keyOf(c echo.Context, req *http.Request, rt *route) (string, []aside.Option, bool) {
 	bp := keyBufs.Get().(*[]byte)
 	buf, uriLen, err := m.appendKey((*bp)[:0], c, req)
@@ -82,10 +83,24 @@ func (m *cacher) keyOf(c echo.Context, req *http.Request, rt *route) (string, []
 	*bp = buf
 	keyBufs.Put(bp)
 
-	opts := make([]aside.Option, 0, len(rt.opts)+1)
+	opts := make([]aside.Option, 0, len(rt.opts)+2)
 	opts = append(opts, rt.opts...)
-	opts = append(opts, aside.Tags(append(rt.tags[:len(rt.tags):len(rt.tags)], uriTag)...))
+	opts = append(opts, aside.Tags(append(rt.tags[:len(rt.tags):len(rt.tags)], uriTag)...), aside.Budget(budgetOf(req)))
 	return key, opts, true
+}
+
+// budgetKey carries a HEAD request's failure budget to the GET it runs.
+type budgetKey struct{}
+
+// budgetOf returns the failure budget every cache call of req shares, so
+// that a request pays for at most one provider failure however many calls
+// it makes (a lookup, a variant, a revalidation, a HEAD's GET): the one a
+// HEAD handed to the GET it stands for, or a new one.
+func budgetOf(req *http.Request) *aside.FailureBudget {
+	if b, ok := req.Context().Value(budgetKey{}).(*aside.FailureBudget); ok {
+		return b
+	}
+	return new(aside.FailureBudget)
 }
 
 // refuse returns why a GET or HEAD must bypass the shared cache, or "".
@@ -212,14 +227,18 @@ func (m *cacher) peek(req *http.Request, key string, opts []aside.Option) *entry
 func (m *cacher) head(c echo.Context, next echo.HandlerFunc) error {
 	req := c.Request()
 	rt := m.routeFor(c)
+	budget := budgetOf(req)
 	if !rt.disabled && m.refuse(req) == "" {
 		if key, opts, ok := m.keyOf(c, req, rt); ok {
+			opts[len(opts)-1] = aside.Budget(budget)
 			if e := m.peek(req, key, opts); e != nil {
 				return m.serve(c, e, m.hitStatus(e))
 			}
 		}
 	}
-	get := req.Clone(req.Context())
+	// The GET shares this request's failure budget: a HEAD pays for at most
+	// one provider failure, lookup and GET together.
+	get := req.Clone(context.WithValue(req.Context(), budgetKey{}, budget))
 	get.Method = http.MethodGet
 	c.Echo().ServeHTTP(&headWriter{w: c.Response()}, get)
 	return nil
@@ -249,6 +268,7 @@ type call struct {
 	variant bool   // loading a variant key
 	start   int64  // Unix µs
 	auth    bool
+	budget  aside.Option // the request's failure budget, for its later calls
 
 	mu    sync.Mutex
 	phase int
@@ -300,7 +320,8 @@ func (m *cacher) remember(c echo.Context, next echo.HandlerFunc, rt *route, key 
 	if variantOf != "" {
 		primary = variantOf
 	}
-	k := &call{m: m, c: c, next: next, rt: rt, key: primary, variant: variantOf != "", start: nowUs(), auth: len(req.Header["Authorization"]) > 0}
+	k := &call{m: m, c: c, next: next, rt: rt, key: primary, variant: variantOf != "", start: nowUs(), auth: len(req.Header["Authorization"]) > 0,
+		budget: opts[len(opts)-1]} // keyOf puts it last
 	val, err := aside.Remember(req.Context(), m.cfg.Cache, key, k.load, opts...)
 	e, err := m.decoded(req, key, val, err)
 
@@ -337,9 +358,9 @@ func (m *cacher) remember(c echo.Context, next echo.HandlerFunc, rt *route, key 
 // 304 into the stored response (RFC 9111 section 4.3).
 func (m *cacher) revalidate(c echo.Context, k *call, stale *entry, key string) error {
 	req := c.Request() // before lending: a load may then swap the Context's request
-	opts := make([]aside.Option, 0, len(k.rt.sieOpts)+1)
+	opts := make([]aside.Option, 0, len(k.rt.sieOpts)+2)
 	opts = append(opts, k.rt.sieOpts...)
-	opts = append(opts, m.tagsOf(c, k.rt))
+	opts = append(opts, m.tagsOf(c, k.rt), k.budget)
 	k.mu.Lock()
 	k.stale = stale
 	k.setPhase(phaseLending)
@@ -353,10 +374,10 @@ func (m *cacher) revalidate(c echo.Context, k *call, stale *entry, key string) e
 // the target URI's).
 func (m *cacher) tagsOf(c echo.Context, rt *route) aside.Option {
 	req := c.Request()
-	buf, err := keys.AppendURL([]byte(uriTagPre), scheme(req), req.Host, req.URL, m.cfg.IgnoreQuery)
+	buf, err := keys.AppendURL(nil, scheme(req), req.Host, req.URL, m.cfg.IgnoreQuery)
 	tags := rt.tags[:len(rt.tags):len(rt.tags)]
 	if err == nil {
-		tags = append(tags, string(buf))
+		tags = append(tags, uriTagOf(buf))
 	}
 	return aside.Tags(tags...)
 }

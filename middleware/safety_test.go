@@ -15,6 +15,7 @@ import (
 
 	"github.com/aside-go/aside"
 	"github.com/aside-go/aside/middleware"
+	"github.com/aside-go/aside/provider"
 )
 
 func TestReflectedUnkeyedHeadersNeverReachOtherClients(t *testing.T) {
@@ -354,4 +355,84 @@ func TestAPanickingHandlerReachesRecover(t *testing.T) {
 	a := newApp(t, middleware.CacheConfig{})
 	a.route("/boom", func(c echo.Context) error { panic("boom") })
 	require.Panics(t, func() { a.get("/boom") })
+}
+
+// countingDown is a memory provider that, while down, fails every call
+// after delay and counts it.
+type countingDown struct {
+	provider.Provider
+	down  atomic.Bool
+	calls atomic.Int64
+}
+
+func (p *countingDown) gate(ctx context.Context) error {
+	if !p.down.Load() {
+		return nil
+	}
+	p.calls.Add(1)
+	return failingProvider{delay: 5 * time.Millisecond}.wait(ctx)
+}
+
+func (p *countingDown) Get(ctx context.Context, k string) ([]byte, error) {
+	if err := p.gate(ctx); err != nil {
+		return nil, err
+	}
+	return p.Provider.Get(ctx, k)
+}
+
+func (p *countingDown) GetMulti(ctx context.Context, k []string) ([][]byte, error) {
+	if err := p.gate(ctx); err != nil {
+		return nil, err
+	}
+	return p.Provider.GetMulti(ctx, k)
+}
+
+func (p *countingDown) Set(ctx context.Context, k string, v []byte, ttl time.Duration) error {
+	if err := p.gate(ctx); err != nil {
+		return err
+	}
+	return p.Provider.Set(ctx, k, v, ttl)
+}
+
+func (p *countingDown) Add(ctx context.Context, k string, v []byte, ttl time.Duration) ([]byte, bool, error) {
+	if err := p.gate(ctx); err != nil {
+		return nil, false, err
+	}
+	return p.Provider.Add(ctx, k, v, ttl)
+}
+
+func (p *countingDown) CompareAndSwap(ctx context.Context, k string, o, n []byte, ttl time.Duration) (bool, error) {
+	if err := p.gate(ctx); err != nil {
+		return false, err
+	}
+	return p.Provider.CompareAndSwap(ctx, k, o, n, ttl)
+}
+
+func (p *countingDown) Delete(ctx context.Context, k ...string) (int, error) {
+	if err := p.gate(ctx); err != nil {
+		return 0, err
+	}
+	return p.Provider.Delete(ctx, k...)
+}
+
+func TestARequestPaysForAtMostOneProviderFailure(t *testing.T) {
+	inner := newCache(t, aside.Options{})
+	p := &countingDown{Provider: inner.Provider()}
+	// No breaker: every request reaches the failing store, so each one's
+	// own calls are what is counted.
+	c := newCache(t, aside.Options{Provider: p, Breaker: aside.Breaker{Disabled: true}})
+	a := newApp(t, middleware.CacheConfig{Cache: c})
+	a.route("/p/:id", func(ec echo.Context) error {
+		if err := middleware.Tag(ec, "product:"+ec.Param("id")); err != nil {
+			return err
+		}
+		return ec.JSON(http.StatusOK, map[string]string{"id": ec.Param("id")})
+	})
+	p.down.Store(true)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		before := p.calls.Load()
+		rec := a.do(method, "/p/1")
+		require.Equal(t, http.StatusOK, rec.Code, method)
+		require.EqualValues(t, 1, p.calls.Load()-before, "%s: one failed read ends the cache's part of the request (a HEAD's lookup and the GET it runs share it)", method)
+	}
 }

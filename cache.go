@@ -329,6 +329,14 @@ func (c *Cache) Close() error {
 // DefaultTTL is the freshness of entries written without a TTL option.
 func (c *Cache) DefaultTTL() time.Duration { return c.ttl }
 
+// StaleWhileRevalidate is the window calls get when they name none
+// (Options.StaleWhileRevalidate).
+func (c *Cache) StaleWhileRevalidate() time.Duration { return c.swr }
+
+// StaleIfError is the window calls get when they name none
+// (Options.StaleIfError).
+func (c *Cache) StaleIfError() time.Duration { return c.sie }
+
 // Provider returns the provider under the cache (behind its circuit breaker,
 // if any: Unwrap reaches the adapter), for capability checks and tools;
 // writing through it bypasses tags, leases and stats.

@@ -102,14 +102,13 @@ type CacheConfig struct {
 	// StaleWhileRevalidate is the window after freshness during which a
 	// stored response is served while one background refresh (a conditional
 	// one when it has validators) runs (RFC 5861), for responses that name
-	// no stale-while-revalidate of their own. Default: the Cache's, as long
-	// as no window, KeepStale or ReverseProxy is set here; otherwise 0 (the
-	// middleware then judges every stored response by its own windows).
+	// no stale-while-revalidate of their own. Default: the Cache's
+	// (aside.Options.StaleWhileRevalidate).
 	StaleWhileRevalidate time.Duration
 	// StaleIfError is the window after freshness during which a stored
 	// response answers a handler that fails with an error or a
 	// 500/502/503/504 (RFC 5861), for responses that name no stale-if-error
-	// of their own. Default: as StaleWhileRevalidate's. Neither window applies to a
+	// of their own. Default: the Cache's. Neither window applies to a
 	// response saying no-cache, must-revalidate, proxy-revalidate or
 	// s-maxage (RFC 9111 section 4.2.4).
 	StaleIfError time.Duration
@@ -287,6 +286,9 @@ func newCacher(cfg CacheConfig) (*cacher, error) {
 	}
 	m := &cacher{cfg: cfg, skip: cfg.Skipper, honorOrigin: !cfg.IgnoreOriginLifetime, invalidate: !cfg.KeepOnUnsafe, proxy: cfg.ReverseProxy}
 	m.heuristicMax = orDur(cfg.HeuristicMaxAge, DefaultHeuristicMaxAge)
+	cfg.StaleWhileRevalidate = orDur(cfg.StaleWhileRevalidate, cfg.Cache.StaleWhileRevalidate())
+	cfg.StaleIfError = orDur(cfg.StaleIfError, cfg.Cache.StaleIfError())
+	m.cfg = cfg
 	m.keepStale = cfg.KeepStale
 	if m.keepStale == 0 {
 		if m.proxy {

@@ -436,3 +436,18 @@ func TestARequestPaysForAtMostOneProviderFailure(t *testing.T) {
 		require.EqualValues(t, 1, p.calls.Load()-before, "%s: one failed read ends the cache's part of the request (a HEAD's lookup and the GET it runs share it)", method)
 	}
 }
+
+func TestTheCachesStaleWindowsAreTheMiddlewaresDefault(t *testing.T) {
+	c := newCache(t, aside.Options{StaleWhileRevalidate: time.Minute})
+	a := newApp(t, middleware.CacheConfig{Cache: c, TTL: 50 * time.Millisecond})
+	var version atomic.Int32
+	a.route("/items/:id", func(ec echo.Context) error {
+		return ec.String(http.StatusOK, ec.Param("id")+" v"+itoa(int(version.Add(1))))
+	})
+	require.Equal(t, "7 v1", a.get("/items/7").Body.String())
+	time.Sleep(80 * time.Millisecond)
+	stale := a.get("/items/7")
+	require.Equal(t, "7 v1", stale.Body.String(), "served stale within the Cache's window")
+	requireHit(t, stale)
+	require.Eventually(t, func() bool { return a.get("/items/7").Body.String() == "7 v2" }, 2*time.Second, 10*time.Millisecond)
+}

@@ -198,12 +198,13 @@ func (c *Codec) appendFrame(dst, raw []byte) ([]byte, int, error) {
 			return dst[:start], len(raw), err
 		}
 		if len(out)-payload <= len(raw)-len(raw)/minSavingsDiv {
-			return out, len(raw), nil
+			return appendChecksum(out, start), len(raw), nil
 		}
 		dst = out[:start] // keep the grown capacity; overwrite with a raw frame
 	}
 	out := appendFrameHeader(dst, None, 0, len(raw))
-	return append(out, raw...), len(raw), nil
+	out = append(out, raw...)
+	return appendChecksum(out, start), len(raw), nil
 }
 
 // Unmarshal decodes a frame produced by any Codec (any algorithm, level or

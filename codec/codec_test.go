@@ -30,11 +30,11 @@ func TestMain(m *testing.M) {
 var allAlgs = []codec.Algorithm{codec.Zstd, codec.S2, codec.Gzip, codec.None}
 
 // frameAlg reads the algorithm byte of a frame (doc.go: byte 2).
-func frameAlg(t *testing.T, frame []byte) codec.Algorithm {
+func frameAlg(t testing.TB, frame []byte) codec.Algorithm {
 	t.Helper()
 	require.GreaterOrEqual(t, len(frame), 4)
 	require.Equal(t, byte(0xA5), frame[0], "magic")
-	require.Equal(t, byte(1), frame[1], "version")
+	require.Equal(t, byte(2), frame[1], "version")
 	return codec.Algorithm(frame[2])
 }
 
@@ -131,7 +131,7 @@ func TestRawKeptWhenCompressionDoesNotShrink(t *testing.T) {
 			frame, raw, err := c.Marshal(nil, payload)
 			require.NoError(t, err)
 			require.Equal(t, codec.None, frameAlg(t, frame))
-			require.Equal(t, 4+binary.PutUvarint(make([]byte, 10), uint64(raw))+raw, len(frame), "header plus raw payload")
+			require.Equal(t, 4+binary.PutUvarint(make([]byte, 10), uint64(raw))+raw+8, len(frame), "header, raw payload, checksum")
 			var got []byte
 			require.NoError(t, c.Unmarshal(frame, &got))
 			require.Equal(t, payload, got)
@@ -292,7 +292,7 @@ func TestDictionary(t *testing.T) {
 	})
 	t.Run("a frame whose zstd payload names an unknown dictionary fails cleanly", func(t *testing.T) {
 		// Clear the codec-level flag but keep the zstd frame's own dictionary ID.
-		forged := append([]byte{0xA5, 1, 0, 0}, frame[8:]...)
+		forged := append([]byte{0xA5, 1, 0, 0}, frame[8:len(frame)-8]...) // a version 1 frame: no checksum
 		var got []Item
 		require.ErrorIs(t, plain.Unmarshal(forged, &got), codec.ErrUnknownDictionary)
 	})
@@ -309,9 +309,13 @@ func TestUnmarshalRejectsBadFrames(t *testing.T) {
 	}{
 		{"nil input is a short frame", nil, codec.ErrShortFrame},
 		{"three bytes are a short frame", []byte{0xA5, 1, 3}, codec.ErrShortFrame},
+		{"a version 2 frame shorter than header and checksum is short", []byte{0xA5, 2, 3, 0, 0, 1, 2, 3, 4, 5, 6, 7}, codec.ErrShortFrame},
+		{"a version 2 frame with a wrong checksum is corrupt", append(bytes.Clone(valid[:len(valid)-1]), valid[len(valid)-1]^1), codec.ErrChecksum},
+		{"a version 2 frame cut short fails its checksum", valid[:len(valid)-1], codec.ErrCorrupt},
+		{"a version 2 frame with a byte appended fails its checksum", append(bytes.Clone(valid), 0), codec.ErrChecksum},
 		{"a wrong magic byte is rejected", append([]byte{0x00}, valid[1:]...), codec.ErrBadMagic},
 		{"a JSON document is not a frame", []byte(`{"a":1}`), codec.ErrBadMagic},
-		{"version 2 is unsupported", append([]byte{0xA5, 2}, valid[2:]...), codec.ErrVersion},
+		{"version 3 is unsupported", append([]byte{0xA5, 3}, valid[2:]...), codec.ErrVersion},
 		{"version 0 is unsupported", append([]byte{0xA5, 0}, valid[2:]...), codec.ErrVersion},
 		{"algorithm 4 is unknown", []byte{0xA5, 1, 4, 0, 0}, codec.ErrUnknownAlgorithm},
 		{"algorithm 255 is unknown", []byte{0xA5, 1, 255, 0, 0}, codec.ErrUnknownAlgorithm},
@@ -364,9 +368,6 @@ func TestTruncatedAndDamagedFramesFail(t *testing.T) {
 				require.Error(t, c.Unmarshal(frame[:n], &v), "prefix of %d bytes", n)
 			}
 		})
-		if name == "none" || name == "s2" {
-			continue // no checksum: a flipped literal byte may decode
-		}
 		t.Run(name+" frame with a flipped payload byte fails", func(t *testing.T) {
 			for _, pos := range []int{len(frame) / 2, len(frame) - 1} {
 				bad := bytes.Clone(frame)

@@ -22,27 +22,42 @@
 // output a standard gzip stream, so an HTTP layer can store a compressed body
 // and send it as-is with Content-Encoding.
 //
-// # Frame format (version 1)
+// # Frame format (version 2)
 //
 //	byte 0      magic 0xA5
-//	byte 1      format version, 1
+//	byte 1      format version, 2
 //	byte 2      algorithm: 0 zstd, 1 s2, 2 gzip, 3 none (the [Algorithm] values)
 //	byte 3      flags: bit 0 = dictionary ID follows; every other bit must be 0
 //	[4 bytes]   zstd dictionary ID, little-endian uint32, only when bit 0 is set
 //	            (only on zstd frames)
 //	uvarint     length of the serialized payload before compression
 //	            (encoding/binary uvarint, 1 to 10 bytes)
-//	rest        the payload: the serialized bytes for none, a zstd frame
-//	            (with checksum), an s2 block, or a gzip stream
+//	payload     the serialized bytes for none, a zstd frame (with its own
+//	            checksum), an s2 block, or a gzip stream
+//	8 bytes     checksum: xxhash64 of every byte before it (header and
+//	            payload), little-endian
 //
-// A small raw value therefore costs 5 or 6 bytes of header. The decoder
-// checks, before touching the payload, that the magic, version, algorithm
-// and flags are known, that a dictionary frame names the Codec's
-// dictionary, and that the claimed length is within Options.MaxSize; after
-// decompressing it checks the payload is exactly the claimed length. Any
-// failure is an error wrapping one of the sentinel errors (ErrShortFrame,
-// ErrBadMagic, ErrVersion, ErrUnknownAlgorithm, ErrUnknownDictionary,
-// ErrTooLarge, ErrCorrupt), never a panic.
+// A small raw value therefore costs 13 or 14 bytes of framing. The decoder
+// first checks the magic and the version, then the checksum, and only then
+// trusts any other byte: that the algorithm and flags are known, that a
+// dictionary frame names the Codec's dictionary, that the claimed length is
+// within Options.MaxSize; after decompressing, that the payload is exactly
+// the claimed length. Any failure is an error wrapping one of the sentinel
+// errors (ErrShortFrame, ErrBadMagic, ErrVersion, ErrUnknownAlgorithm,
+// ErrUnknownDictionary, ErrTooLarge, ErrCorrupt, which a checksum mismatch
+// wraps together with ErrChecksum), never a panic.
+//
+// The checksum is 64 bits so that damage goes unnoticed with probability
+// 2^-64 per damaged frame rather than 2^-32: a cache reads far more frames
+// than it writes, and serving a wrong value is the one failure it must not
+// have. It costs 8 bytes per entry and one xxhash64 pass over the frame
+// per read, a small share of decoding it (BenchmarkChecksum).
+//
+// Version 1 frames, written by earlier releases, are the same without the
+// checksum and are still read: during a rolling deploy, and until they
+// expire, their damage is caught only where zstd's or gzip's own checksum
+// or the payload checks catch it. A single bit flip never turns version 2
+// into version 1.
 //
 // # Performance
 //
@@ -58,9 +73,9 @@
 //
 // # What this package does not do
 //
-// It does not encrypt or authenticate: the zstd and gzip checksums catch
-// accidental damage, not tampering, so do not read frames from a store an
-// attacker can write to and then trust the values. It does not version your
+// It does not encrypt or authenticate: the checksum catches accidental
+// damage, not tampering (anyone can compute an xxhash), so do not read
+// frames from a store an attacker can write to and then trust the values. It does not version your
 // types: msgpack maps struct fields by name, so added and removed fields
 // decode, but a field whose type changed fails to decode and the caller
 // should treat that as a miss. It does not train dictionaries (use

@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/dict"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
@@ -588,4 +591,52 @@ func TestMsgpackSerializer(t *testing.T) {
 		var n int
 		require.Error(t, s.Unmarshal(b, n))
 	})
+}
+
+// TestUnmarshalAllocationIsBounded: the 930-byte zstd frame holds
+// 8 MiB of nils in one array; read into a []User, msgpack would make two
+// slices of 8 Mi Users (~1.3 GiB). Unmarshal refuses it having allocated
+// only the decompression buffer, and whatever it decodes stays within
+// 20 bytes per serialized byte plus 128 KiB.
+func TestUnmarshalAllocationIsBounded(t *testing.T) {
+	if codec.RaceEnabled {
+		t.Skip("the race detector changes what is allocated (sync.Pool drops items)")
+	}
+	c := codec.Must(codec.Options{})
+	nils := func(n int) (frame []byte, payloadLen int) {
+		payload := append(binary.BigEndian.AppendUint32([]byte{0xdd}, uint32(n)), bytes.Repeat([]byte{0xc0}, n)...)
+		body, err := codec.AppendCompressed(nil, payload, codec.Zstd, 0)
+		require.NoError(t, err)
+		frame = binary.AppendUvarint([]byte{0xA5, 2, byte(codec.Zstd), 0}, uint64(len(payload)))
+		frame = append(frame, body...)
+		return binary.LittleEndian.AppendUint64(frame, xxhash.Sum64(frame)), len(payload)
+	}
+	// The least of three runs: the first may create zstd's block decoders
+	// and msgpack's caches for the type, once per process.
+	measure := func(frame []byte, v any) (err error, allocated uint64) {
+		allocated = ^uint64(0)
+		for range 3 {
+			fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err = c.Unmarshal(frame, fresh)
+			runtime.ReadMemStats(&after)
+			allocated = min(allocated, after.TotalAlloc-before.TotalAlloc)
+		}
+		return err, allocated
+	}
+
+	frame, n := nils(8 << 20)
+	require.Less(t, len(frame), 1000)
+	err, allocated := measure(frame, new([]User))
+	require.ErrorIs(t, err, codec.ErrTooLarge)
+	require.LessOrEqual(t, allocated, uint64(n)+64<<10, "refusing costs the decompression buffer")
+	t.Logf("%d-byte frame, %d bytes of msgpack, into []User: refused, %d bytes allocated", len(frame), n, allocated)
+
+	frame, n = nils(1 << 20)
+	for _, v := range []any{new([]bool), new([]*User), new([]any), new(any), new([]User)} {
+		err, allocated := measure(frame, v)
+		require.LessOrEqual(t, allocated, 20*uint64(n)+128<<10, "%T: %v", v, err)
+		t.Logf("%d bytes into %T: error %v, %d bytes allocated (%.1f per serialized byte)", n, v, err != nil, allocated, float64(allocated)/float64(n))
+	}
 }

@@ -59,23 +59,52 @@
 // or the payload checks catch it. A single bit flip never turns version 2
 // into version 1.
 //
+// # Untrusted bytes
+//
+// Unmarshal treats every frame as untrusted: for any input bytes and any
+// destination type it returns an error, never panics, never overflows the
+// stack and never allocates without bound. Besides the frame checks above:
+//
+//   - with [Msgpack], the payload must be exactly one well-formed
+//     MessagePack value, nested at most 1,000 arrays and maps deep, whose
+//     every count and length fits in the bytes that remain, and which
+//     vmihailenco/msgpack can read only one way (it reads an ext header in
+//     front of a map as part of the map: such an ext must hold exactly a
+//     map, and timestamps whose payload could be read so are rewritten);
+//   - then, from the destination type, what msgpack would allocate is
+//     bounded before it runs: at most 16 bytes per serialized byte plus
+//     64 KiB, or the payload is refused with [ErrTooLarge].
+//
+// A whole Unmarshal therefore allocates at most 20 bytes per serialized
+// byte plus 128 KiB: the 16 for msgpack, one for the decompression buffer
+// (pooled up to 1 MiB), at most 2.5 for the rare copy with rewritten
+// timestamps, and the decompressors' own state (TestUnmarshalAllocationIsBounded,
+// FuzzUnmarshal and FuzzMsgpackUnmarshal measure it). The decompressed size
+// itself is capped by MaxSize and by what the compressed bytes can expand
+// to. [Msgpack] lists what the bounds do not cover: decode methods of your
+// own, decoders registered with msgpack, values already held in v.
+//
 // # Performance
 //
 // zstd coders are created once and shared (EncodeAll and DecodeAll are safe
 // for concurrent use), gzip writers and readers, msgpack encoders and
-// decoders and scratch buffers are pooled. Decoding a raw frame with
-// [Msgpack] allocates only what msgpack must create for the value itself.
+// decoders and scratch buffers are pooled. The msgpack checks read the
+// payload once or twice and allocate nothing; decoding a raw frame with
+// [Msgpack] allocates only what msgpack creates for the value itself.
 //
 // # Concurrency
 //
 // All functions and all methods of [Codec] are safe for concurrent use.
-// Package-level state is limited to those lazily created coders and pools.
+// Package-level state is limited to those lazily created coders and pools,
+// and a cache of what each destination type costs to decode (one entry per
+// type a program decodes into, like msgpack's own caches).
 //
 // # What this package does not do
 //
 // It does not encrypt or authenticate: the checksum catches accidental
-// damage, not tampering (anyone can compute an xxhash), so do not read
-// frames from a store an attacker can write to and then trust the values. It does not version your
+// damage, not tampering (anyone can compute an xxhash). A frame written by
+// an attacker cannot crash the process or exhaust its memory, but it
+// decodes to whatever value the attacker chose. It does not version your
 // types: msgpack maps struct fields by name, so added and removed fields
 // decode, but a field whose type changed fails to decode and the caller
 // should treat that as a miss. It does not train dictionaries (use

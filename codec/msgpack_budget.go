@@ -98,6 +98,7 @@ const (
 )
 
 type planField struct {
+	name  string
 	plan  *plan
 	embed uint64 // nil embedded struct pointers allocated on its way (fieldByIndexAlloc)
 }
@@ -445,7 +446,7 @@ func (b *planBuilder) planField(f *fieldInfo) *planField {
 		q.intern = true
 		p = &q
 	}
-	return &planField{plan: p, embed: f.embed}
+	return &planField{name: f.name, plan: p, embed: f.embed}
 }
 
 // Per-byte rates, for setRates. Every value takes at least one byte, a

@@ -376,3 +376,80 @@ func TestMapCostMatchesTheRuntime(t *testing.T) {
 		_ = m
 	}
 }
+
+// fill sets every exported field, element and pointer reachable from v to
+// something non-zero, so that msgpack's encoder writes every field.
+func fill(v reflect.Value, depth int) {
+	if !v.CanSet() || depth > 3 {
+		return
+	}
+	if v.Type() == timeType {
+		v.Set(reflect.ValueOf(time.Unix(1, 2)))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(1)
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(1)
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), depth+1)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fill(v.Index(0), depth+1)
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k, depth+1)
+		fill(e, depth+1)
+		v.SetMapIndex(k, e)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i), depth+1)
+		}
+	}
+}
+
+// TestPlanNamesFieldsAsMsgpackDoes compares the fields a plan lists with
+// the keys msgpack's encoder writes for a value with every field set: both
+// come from msgpack's getFields (names, tags, inlining, shadowing, order).
+func TestPlanNamesFieldsAsMsgpackDoes(t *testing.T) {
+	for _, pt := range []reflect.Type{
+		reflect.TypeFor[*tcUser](), reflect.TypeFor[*tcTagged](), reflect.TypeFor[*tcEmbedded](),
+		reflect.TypeFor[*tcEmbedShadow](), reflect.TypeFor[*tcEmbedLater](), reflect.TypeFor[*tcEmbedInline](),
+		reflect.TypeFor[*tcEmbedNoinline](), reflect.TypeFor[*tcEmbedTagged](), reflect.TypeFor[*tcEmbedPtr](),
+		reflect.TypeFor[*tcDeep](), reflect.TypeFor[*tcNested](), reflect.TypeFor[*tcAny](), reflect.TypeFor[*tcTimes](),
+	} {
+		t.Run(pt.Elem().Name(), func(t *testing.T) {
+			v := reflect.New(pt.Elem())
+			fill(v.Elem(), 0)
+			data, err := msgpack.Marshal(v.Interface())
+			require.NoError(t, err)
+			var keys []string
+			d := msgpack.NewDecoder(bytes.NewReader(data))
+			n, err := d.DecodeMapLen()
+			require.NoError(t, err)
+			for range n {
+				k, err := d.DecodeString()
+				require.NoError(t, err)
+				keys = append(keys, k)
+				require.NoError(t, d.Skip())
+			}
+			p, err := planFor(pt.Elem())
+			require.NoError(t, err)
+			var names []string
+			for _, f := range p.list {
+				names = append(names, f.name)
+				require.Same(t, f.plan, p.fields[f.name].plan, "%s is in the map under its name", f.name)
+			}
+			require.Equal(t, keys, names)
+		})
+	}
+}

@@ -640,3 +640,28 @@ func TestUnmarshalAllocationIsBounded(t *testing.T) {
 		t.Logf("%d bytes into %T: error %v, %d bytes allocated (%.1f per serialized byte)", n, v, err != nil, allocated, float64(allocated)/float64(n))
 	}
 }
+
+// TestCraftedRecursiveEntryIsAnError is the crafted entry: a
+// frame with a valid checksum (anyone can compute one) whose payload hides
+// deep nesting behind an ext header, read into a type that is a map of
+// itself. It killed the process with a stack overflow; now it is an error.
+func TestCraftedRecursiveEntryIsAnError(t *testing.T) {
+	type T struct{ M map[string]T }
+	c := codec.Must(codec.Options{})
+	frameOf := func(payload []byte) []byte {
+		f := binary.AppendUvarint([]byte{0xA5, 2, byte(codec.None), 0}, uint64(len(payload)))
+		f = append(f, payload...)
+		return binary.LittleEndian.AppendUint64(f, xxhash.Sum64(f))
+	}
+	for _, levels := range []int{320, 2000} {
+		// {M: ext{ {"": {M: {"": ... {}}}} }}: msgpack reads the ext
+		// header in front of a map as part of the map.
+		inner := append(bytes.Repeat([]byte{0x81, 0xa0, 0x81, 0xa1, 'M'}, levels), 0x80)
+		payload := binary.BigEndian.AppendUint32([]byte{0x81, 0xa1, 'M', 0xc9}, uint32(len(inner)))
+		payload = append(append(payload, 0x01), inner...)
+		var v T
+		err := c.Unmarshal(frameOf(payload), &v)
+		require.Error(t, err, "%d levels, %d bytes", levels, len(payload))
+		t.Logf("%d levels in %d bytes: %v", levels, len(payload), err)
+	}
+}

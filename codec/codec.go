@@ -198,27 +198,33 @@ func (c *Codec) appendFrame(dst, raw []byte) ([]byte, int, error) {
 			return dst[:start], len(raw), err
 		}
 		if len(out)-payload <= len(raw)-len(raw)/minSavingsDiv {
-			return out, len(raw), nil
+			return appendChecksum(out, start), len(raw), nil
 		}
 		dst = out[:start] // keep the grown capacity; overwrite with a raw frame
 	}
 	out := appendFrameHeader(dst, None, 0, len(raw))
-	return append(out, raw...), len(raw), nil
+	out = append(out, raw...)
+	return appendChecksum(out, start), len(raw), nil
 }
 
 // Unmarshal decodes a frame produced by any Codec (any algorithm, level or
-// MinSize) into v, which must be what the Serializer decodes into (for
-// msgpack, a non-nil pointer).
+// MinSize, format version 1 or 2) into v, which must be what the
+// Serializer decodes into (for msgpack, a non-nil pointer, best to a zero
+// value).
 //
 // Errors: [ErrShortFrame], [ErrBadMagic], [ErrVersion],
 // [ErrUnknownAlgorithm], [ErrUnknownDictionary] (a dictionary frame and a
 // Codec without that dictionary), [ErrTooLarge] (the frame claims more than
-// MaxSize), [ErrCorrupt], or the Serializer's error.
+// MaxSize, or the value would cost msgpack too much to build), [ErrCorrupt]
+// (with [ErrChecksum] for a damaged version 2 frame), or the Serializer's
+// error.
 //
-// Unmarshal never panics on bad input. Before decompressing it sizes one
-// buffer from the claimed length, which is capped by MaxSize and, for zstd
-// and gzip, by the most the payload could expand to (32768:1 and 1032:1);
-// a frame that lies about its length then fails with [ErrCorrupt].
+// Unmarshal never panics on bad input. Before decompressing it checks the
+// checksum, then sizes one buffer from the claimed length, which is capped
+// by MaxSize and, for zstd and gzip, by the most the payload could expand
+// to (32768:1 and 1032:1); a frame that lies about its length then fails
+// with [ErrCorrupt]. With [Msgpack] it allocates at most 20 bytes per
+// serialized byte plus 128 KiB in all (see the package documentation).
 func (c *Codec) Unmarshal(data []byte, v any) error {
 	h, payload, err := parseFrame(data, c.maxSize)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/aside-go/aside/codec"
@@ -195,6 +196,46 @@ func BenchmarkMarshalUser(b *testing.B) {
 		var err error
 		if buf, _, err = c.Marshal(buf[:0], u); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+var checksumSink uint64
+
+// BenchmarkChecksum measures what the version 2 checksum costs a read: the
+// same raw frame decoded with its checksum (v2) and without (the version 1
+// frame with the same header and payload), for a User-sized value and a
+// 64 KiB one, decoded into a []byte so that the checksum's share shows.
+func BenchmarkChecksum(b *testing.B) {
+	c := codec.Must(codec.Options{Compression: codec.None})
+	for _, s := range []struct {
+		name string
+		size int
+	}{{"128B", 128}, {"64KiB", 64 << 10}} {
+		frame, _, err := c.Marshal(nil, randomBytes(s.size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(s.name+"/xxhash64", func(b *testing.B) {
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				checksumSink = xxhash.Sum64(frame)
+			}
+		})
+		for _, f := range []struct {
+			name  string
+			frame []byte
+		}{{"v2", frame}, {"v1", asVersion1(frame)}} {
+			b.Run(s.name+"/"+f.name, func(b *testing.B) {
+				b.SetBytes(int64(len(f.frame)))
+				b.ReportAllocs()
+				var v []byte
+				for b.Loop() {
+					if err := c.Unmarshal(f.frame, &v); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

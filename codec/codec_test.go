@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/dict"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
@@ -30,11 +33,11 @@ func TestMain(m *testing.M) {
 var allAlgs = []codec.Algorithm{codec.Zstd, codec.S2, codec.Gzip, codec.None}
 
 // frameAlg reads the algorithm byte of a frame (doc.go: byte 2).
-func frameAlg(t *testing.T, frame []byte) codec.Algorithm {
+func frameAlg(t testing.TB, frame []byte) codec.Algorithm {
 	t.Helper()
 	require.GreaterOrEqual(t, len(frame), 4)
 	require.Equal(t, byte(0xA5), frame[0], "magic")
-	require.Equal(t, byte(1), frame[1], "version")
+	require.Equal(t, byte(2), frame[1], "version")
 	return codec.Algorithm(frame[2])
 }
 
@@ -131,7 +134,7 @@ func TestRawKeptWhenCompressionDoesNotShrink(t *testing.T) {
 			frame, raw, err := c.Marshal(nil, payload)
 			require.NoError(t, err)
 			require.Equal(t, codec.None, frameAlg(t, frame))
-			require.Equal(t, 4+binary.PutUvarint(make([]byte, 10), uint64(raw))+raw, len(frame), "header plus raw payload")
+			require.Equal(t, 4+binary.PutUvarint(make([]byte, 10), uint64(raw))+raw+8, len(frame), "header, raw payload, checksum")
 			var got []byte
 			require.NoError(t, c.Unmarshal(frame, &got))
 			require.Equal(t, payload, got)
@@ -292,7 +295,7 @@ func TestDictionary(t *testing.T) {
 	})
 	t.Run("a frame whose zstd payload names an unknown dictionary fails cleanly", func(t *testing.T) {
 		// Clear the codec-level flag but keep the zstd frame's own dictionary ID.
-		forged := append([]byte{0xA5, 1, 0, 0}, frame[8:]...)
+		forged := append([]byte{0xA5, 1, 0, 0}, frame[8:len(frame)-8]...) // a version 1 frame: no checksum
 		var got []Item
 		require.ErrorIs(t, plain.Unmarshal(forged, &got), codec.ErrUnknownDictionary)
 	})
@@ -309,9 +312,13 @@ func TestUnmarshalRejectsBadFrames(t *testing.T) {
 	}{
 		{"nil input is a short frame", nil, codec.ErrShortFrame},
 		{"three bytes are a short frame", []byte{0xA5, 1, 3}, codec.ErrShortFrame},
+		{"a version 2 frame shorter than header and checksum is short", []byte{0xA5, 2, 3, 0, 0, 1, 2, 3, 4, 5, 6, 7}, codec.ErrShortFrame},
+		{"a version 2 frame with a wrong checksum is corrupt", append(bytes.Clone(valid[:len(valid)-1]), valid[len(valid)-1]^1), codec.ErrChecksum},
+		{"a version 2 frame cut short fails its checksum", valid[:len(valid)-1], codec.ErrCorrupt},
+		{"a version 2 frame with a byte appended fails its checksum", append(bytes.Clone(valid), 0), codec.ErrChecksum},
 		{"a wrong magic byte is rejected", append([]byte{0x00}, valid[1:]...), codec.ErrBadMagic},
 		{"a JSON document is not a frame", []byte(`{"a":1}`), codec.ErrBadMagic},
-		{"version 2 is unsupported", append([]byte{0xA5, 2}, valid[2:]...), codec.ErrVersion},
+		{"version 3 is unsupported", append([]byte{0xA5, 3}, valid[2:]...), codec.ErrVersion},
 		{"version 0 is unsupported", append([]byte{0xA5, 0}, valid[2:]...), codec.ErrVersion},
 		{"algorithm 4 is unknown", []byte{0xA5, 1, 4, 0, 0}, codec.ErrUnknownAlgorithm},
 		{"algorithm 255 is unknown", []byte{0xA5, 1, 255, 0, 0}, codec.ErrUnknownAlgorithm},
@@ -364,9 +371,6 @@ func TestTruncatedAndDamagedFramesFail(t *testing.T) {
 				require.Error(t, c.Unmarshal(frame[:n], &v), "prefix of %d bytes", n)
 			}
 		})
-		if name == "none" || name == "s2" {
-			continue // no checksum: a flipped literal byte may decode
-		}
 		t.Run(name+" frame with a flipped payload byte fails", func(t *testing.T) {
 			for _, pos := range []int{len(frame) / 2, len(frame) - 1} {
 				bad := bytes.Clone(frame)
@@ -587,4 +591,77 @@ func TestMsgpackSerializer(t *testing.T) {
 		var n int
 		require.Error(t, s.Unmarshal(b, n))
 	})
+}
+
+// TestUnmarshalAllocationIsBounded: the issue's 930-byte zstd frame holds
+// 8 MiB of nils in one array; read into a []User, msgpack would make two
+// slices of 8 Mi Users (~1.3 GiB). Unmarshal refuses it having allocated
+// only the decompression buffer, and whatever it decodes stays within
+// 20 bytes per serialized byte plus 128 KiB.
+func TestUnmarshalAllocationIsBounded(t *testing.T) {
+	if codec.RaceEnabled {
+		t.Skip("the race detector changes what is allocated (sync.Pool drops items)")
+	}
+	c := codec.Must(codec.Options{})
+	nils := func(n int) (frame []byte, payloadLen int) {
+		payload := append(binary.BigEndian.AppendUint32([]byte{0xdd}, uint32(n)), bytes.Repeat([]byte{0xc0}, n)...)
+		body, err := codec.AppendCompressed(nil, payload, codec.Zstd, 0)
+		require.NoError(t, err)
+		frame = binary.AppendUvarint([]byte{0xA5, 2, byte(codec.Zstd), 0}, uint64(len(payload)))
+		frame = append(frame, body...)
+		return binary.LittleEndian.AppendUint64(frame, xxhash.Sum64(frame)), len(payload)
+	}
+	// The least of three runs: the first may create zstd's block decoders
+	// and msgpack's caches for the type, once per process.
+	measure := func(frame []byte, v any) (err error, allocated uint64) {
+		allocated = ^uint64(0)
+		for range 3 {
+			fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err = c.Unmarshal(frame, fresh)
+			runtime.ReadMemStats(&after)
+			allocated = min(allocated, after.TotalAlloc-before.TotalAlloc)
+		}
+		return err, allocated
+	}
+
+	frame, n := nils(8 << 20)
+	require.Less(t, len(frame), 1000)
+	err, allocated := measure(frame, new([]User))
+	require.ErrorIs(t, err, codec.ErrTooLarge)
+	require.LessOrEqual(t, allocated, uint64(n)+64<<10, "refusing costs the decompression buffer")
+	t.Logf("%d-byte frame, %d bytes of msgpack, into []User: refused, %d bytes allocated", len(frame), n, allocated)
+
+	frame, n = nils(1 << 20)
+	for _, v := range []any{new([]bool), new([]*User), new([]any), new(any), new([]User)} {
+		err, allocated := measure(frame, v)
+		require.LessOrEqual(t, allocated, 20*uint64(n)+128<<10, "%T: %v", v, err)
+		t.Logf("%d bytes into %T: error %v, %d bytes allocated (%.1f per serialized byte)", n, v, err != nil, allocated, float64(allocated)/float64(n))
+	}
+}
+
+// TestCraftedRecursiveEntryIsAnError is the issue's crafted entry: a
+// frame with a valid checksum (anyone can compute one) whose payload hides
+// deep nesting behind an ext header, read into a type that is a map of
+// itself. It killed the process with a stack overflow; now it is an error.
+func TestCraftedRecursiveEntryIsAnError(t *testing.T) {
+	type T struct{ M map[string]T }
+	c := codec.Must(codec.Options{})
+	frameOf := func(payload []byte) []byte {
+		f := binary.AppendUvarint([]byte{0xA5, 2, byte(codec.None), 0}, uint64(len(payload)))
+		f = append(f, payload...)
+		return binary.LittleEndian.AppendUint64(f, xxhash.Sum64(f))
+	}
+	for _, levels := range []int{320, 2000} {
+		// {M: ext{ {"": {M: {"": ... {}}}} }}: msgpack reads the ext
+		// header in front of a map as part of the map.
+		inner := append(bytes.Repeat([]byte{0x81, 0xa0, 0x81, 0xa1, 'M'}, levels), 0x80)
+		payload := binary.BigEndian.AppendUint32([]byte{0x81, 0xa1, 'M', 0xc9}, uint32(len(inner)))
+		payload = append(append(payload, 0x01), inner...)
+		var v T
+		err := c.Unmarshal(frameOf(payload), &v)
+		require.Error(t, err, "%d levels, %d bytes", levels, len(payload))
+		t.Logf("%d levels in %d bytes: %v", levels, len(payload), err)
+	}
 }

@@ -22,45 +22,89 @@
 // output a standard gzip stream, so an HTTP layer can store a compressed body
 // and send it as-is with Content-Encoding.
 //
-// # Frame format (version 1)
+// # Frame format (version 2)
 //
 //	byte 0      magic 0xA5
-//	byte 1      format version, 1
+//	byte 1      format version, 2
 //	byte 2      algorithm: 0 zstd, 1 s2, 2 gzip, 3 none (the [Algorithm] values)
 //	byte 3      flags: bit 0 = dictionary ID follows; every other bit must be 0
 //	[4 bytes]   zstd dictionary ID, little-endian uint32, only when bit 0 is set
 //	            (only on zstd frames)
 //	uvarint     length of the serialized payload before compression
 //	            (encoding/binary uvarint, 1 to 10 bytes)
-//	rest        the payload: the serialized bytes for none, a zstd frame
-//	            (with checksum), an s2 block, or a gzip stream
+//	payload     the serialized bytes for none, a zstd frame (with its own
+//	            checksum), an s2 block, or a gzip stream
+//	8 bytes     checksum: xxhash64 of every byte before it (header and
+//	            payload), little-endian
 //
-// A small raw value therefore costs 5 or 6 bytes of header. The decoder
-// checks, before touching the payload, that the magic, version, algorithm
-// and flags are known, that a dictionary frame names the Codec's
-// dictionary, and that the claimed length is within Options.MaxSize; after
-// decompressing it checks the payload is exactly the claimed length. Any
-// failure is an error wrapping one of the sentinel errors (ErrShortFrame,
-// ErrBadMagic, ErrVersion, ErrUnknownAlgorithm, ErrUnknownDictionary,
-// ErrTooLarge, ErrCorrupt), never a panic.
+// A small raw value therefore costs 13 or 14 bytes of framing. The decoder
+// first checks the magic and the version, then the checksum, and only then
+// trusts any other byte: that the algorithm and flags are known, that a
+// dictionary frame names the Codec's dictionary, that the claimed length is
+// within Options.MaxSize; after decompressing, that the payload is exactly
+// the claimed length. Any failure is an error wrapping one of the sentinel
+// errors (ErrShortFrame, ErrBadMagic, ErrVersion, ErrUnknownAlgorithm,
+// ErrUnknownDictionary, ErrTooLarge, ErrCorrupt, which a checksum mismatch
+// wraps together with ErrChecksum), never a panic.
+//
+// The checksum is 64 bits so that damage goes unnoticed with probability
+// 2^-64 per damaged frame rather than 2^-32: a cache reads far more frames
+// than it writes, and serving a wrong value is the one failure it must not
+// have. It costs 8 bytes per entry and one xxhash64 pass over the frame
+// per read, a small share of decoding it (BenchmarkChecksum).
+//
+// Version 1 frames, written by earlier releases, are the same without the
+// checksum and are still read: during a rolling deploy, and until they
+// expire, their damage is caught only where zstd's or gzip's own checksum
+// or the payload checks catch it. A single bit flip never turns version 2
+// into version 1.
+//
+// # Untrusted bytes
+//
+// Unmarshal treats every frame as untrusted: for any input bytes and any
+// destination type it returns an error, never panics, never overflows the
+// stack and never allocates without bound. Besides the frame checks above:
+//
+//   - with [Msgpack], the payload must be exactly one well-formed
+//     MessagePack value, nested at most 1,000 arrays and maps deep, whose
+//     every count and length fits in the bytes that remain, and which
+//     vmihailenco/msgpack can read only one way (it reads an ext header in
+//     front of a map as part of the map: such an ext must hold exactly a
+//     map, and timestamps whose payload could be read so are rewritten);
+//   - then, from the destination type, what msgpack would allocate is
+//     bounded before it runs: at most 16 bytes per serialized byte plus
+//     64 KiB, or the payload is refused with [ErrTooLarge].
+//
+// A whole Unmarshal therefore allocates at most 20 bytes per serialized
+// byte plus 128 KiB: the 16 for msgpack, one for the decompression buffer
+// (pooled up to 1 MiB), at most 2.5 for the rare copy with rewritten
+// timestamps, and the decompressors' own state (TestUnmarshalAllocationIsBounded,
+// FuzzUnmarshal and FuzzMsgpackUnmarshal measure it). The decompressed size
+// itself is capped by MaxSize and by what the compressed bytes can expand
+// to. [Msgpack] lists what the bounds do not cover: decode methods of your
+// own, decoders registered with msgpack, values already held in v.
 //
 // # Performance
 //
 // zstd coders are created once and shared (EncodeAll and DecodeAll are safe
 // for concurrent use), gzip writers and readers, msgpack encoders and
-// decoders and scratch buffers are pooled. Decoding a raw frame with
-// [Msgpack] allocates only what msgpack must create for the value itself.
+// decoders and scratch buffers are pooled. The msgpack checks read the
+// payload once or twice and allocate nothing; decoding a raw frame with
+// [Msgpack] allocates only what msgpack creates for the value itself.
 //
 // # Concurrency
 //
 // All functions and all methods of [Codec] are safe for concurrent use.
-// Package-level state is limited to those lazily created coders and pools.
+// Package-level state is limited to those lazily created coders and pools,
+// and a cache of what each destination type costs to decode (one entry per
+// type a program decodes into, like msgpack's own caches).
 //
 // # What this package does not do
 //
-// It does not encrypt or authenticate: the zstd and gzip checksums catch
-// accidental damage, not tampering, so do not read frames from a store an
-// attacker can write to and then trust the values. It does not version your
+// It does not encrypt or authenticate: the checksum catches accidental
+// damage, not tampering (anyone can compute an xxhash). A frame written by
+// an attacker cannot crash the process or exhaust its memory, but it
+// decodes to whatever value the attacker chose. It does not version your
 // types: msgpack maps struct fields by name, so added and removed fields
 // decode, but a field whose type changed fails to decode and the caller
 // should treat that as a miss. It does not train dictionaries (use

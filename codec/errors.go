@@ -28,10 +28,15 @@ var (
 	// Options.Dictionary as the writer.
 	ErrUnknownDictionary = errors.New("aside: codec: frame needs a zstd dictionary this codec does not hold")
 
-	// ErrCorrupt: the frame header is inconsistent, the compressed payload
-	// does not decompress to the length the header claims, or the serialized
-	// payload is malformed.
+	// ErrCorrupt: the frame's checksum does not match, the frame header is
+	// inconsistent, the compressed payload does not decompress to the
+	// length the header claims, or the serialized payload is malformed.
 	ErrCorrupt = errors.New("aside: codec: corrupt frame")
+
+	// ErrChecksum: a version 2 frame's bytes do not match its checksum: the
+	// frame was damaged after it was written (truncated, bit flips, bytes
+	// from another entry). Errors wrapping it also wrap [ErrCorrupt].
+	ErrChecksum = errors.New("aside: codec: checksum mismatch")
 
 	// ErrTooLarge: a payload exceeds the size limit (Options.MaxSize for a
 	// Codec, [DefaultMaxSize] for [AppendDecompressed]).

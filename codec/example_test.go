@@ -30,7 +30,7 @@ func Example() {
 		panic(err)
 	}
 	fmt.Println(p.Name, p.Roles, "serialized:", rawSize, "frame:", len(frame))
-	// Output: Ada Lovelace [admin] serialized: 44 frame: 49
+	// Output: Ada Lovelace [admin] serialized: 44 frame: 57
 }
 
 func ExampleCodec_Marshal_compressed() {

@@ -3,18 +3,27 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Frame layout; doc.go describes it byte by byte.
 const (
-	frameMagic   = 0xA5
-	frameVersion = 1
+	frameMagic = 0xA5
+
+	// frameVersion is what Marshal writes: version 2 ends with a checksum.
+	// Version 1 frames (no checksum) are still read.
+	frameVersion   = 2
+	frameVersionV1 = 1
 
 	flagDictionary = 1 << 0
 	knownFlags     = flagDictionary
 
 	// fixedHeaderLen is magic, version, algorithm and flags.
 	fixedHeaderLen = 4
+
+	// checksumLen is the trailing xxhash64 of a version 2 frame.
+	checksumLen = 8
 )
 
 // frameHeader is a parsed frame header.
@@ -25,7 +34,8 @@ type frameHeader struct {
 	rawLen int // serialized payload length
 }
 
-// appendFrameHeader appends a frame header to dst.
+// appendFrameHeader appends a version 2 frame header to dst. The frame is
+// complete once the payload and then [appendChecksum] follow.
 func appendFrameHeader(dst []byte, alg Algorithm, dictID uint32, rawLen int) []byte {
 	var flags byte
 	if dictID != 0 {
@@ -38,19 +48,41 @@ func appendFrameHeader(dst []byte, alg Algorithm, dictID uint32, rawLen int) []b
 	return binary.AppendUvarint(dst, uint64(rawLen))
 }
 
+// appendChecksum appends the checksum of frame, which starts at dst[start],
+// ending it.
+func appendChecksum(dst []byte, start int) []byte {
+	return binary.LittleEndian.AppendUint64(dst, xxhash.Sum64(dst[start:]))
+}
+
 // parseFrame validates the header of data and returns it with the payload.
-// It never allocates on success, and rejects a raw length above maxSize
-// before anyone sizes a buffer from it.
+// For a version 2 frame it checks the checksum first, so no other header
+// field, and no payload byte, is trusted before it matched. It never
+// allocates on success, and rejects a raw length above maxSize before
+// anyone sizes a buffer from it.
 func parseFrame(data []byte, maxSize int) (frameHeader, []byte, error) {
 	var h frameHeader
-	if len(data) < fixedHeaderLen {
+	if len(data) < 2 {
 		return h, nil, fmt.Errorf("%w: %d bytes", ErrShortFrame, len(data))
 	}
 	if data[0] != frameMagic {
 		return h, nil, fmt.Errorf("%w: 0x%02x", ErrBadMagic, data[0])
 	}
-	if data[1] != frameVersion {
-		return h, nil, fmt.Errorf("%w: %d (this build reads version %d)", ErrVersion, data[1], frameVersion)
+	switch data[1] {
+	case frameVersion:
+		if len(data) < fixedHeaderLen+1+checksumLen {
+			return h, nil, fmt.Errorf("%w: %d bytes", ErrShortFrame, len(data))
+		}
+		end := len(data) - checksumLen
+		if got, want := xxhash.Sum64(data[:end]), binary.LittleEndian.Uint64(data[end:]); got != want {
+			return h, nil, fmt.Errorf("%w: %w: xxhash64 %016x, frame says %016x", ErrCorrupt, ErrChecksum, got, want)
+		}
+		data = data[:end]
+	case frameVersionV1:
+		if len(data) < fixedHeaderLen {
+			return h, nil, fmt.Errorf("%w: %d bytes", ErrShortFrame, len(data))
+		}
+	default:
+		return h, nil, fmt.Errorf("%w: %d (this build reads versions %d and %d)", ErrVersion, data[1], frameVersionV1, frameVersion)
 	}
 	h.alg = Algorithm(data[2])
 	if h.alg > None {

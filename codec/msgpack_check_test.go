@@ -35,7 +35,9 @@ func TestCheckMsgpackAcceptsEveryEncoding(t *testing.T) {
 	for _, v := range values {
 		b, err := msgpack.Marshal(v)
 		require.NoError(t, err)
-		require.NoError(t, checkMsgpack(b), "%T %x", v, b[:min(len(b), 16)])
+		widen, err := checkMsgpack(b)
+		require.NoError(t, err, "%T %x", v, b[:min(len(b), 16)])
+		require.Nil(t, widen)
 	}
 	// Extension types of every size class.
 	for _, n := range []int{1, 2, 4, 8, 16, 3, 300, 70000} {
@@ -43,7 +45,8 @@ func TestCheckMsgpackAcceptsEveryEncoding(t *testing.T) {
 		enc := msgpack.NewEncoder(&buf)
 		require.NoError(t, enc.EncodeExtHeader(5, n))
 		buf.Write(make([]byte, n))
-		require.NoError(t, checkMsgpack(buf.Bytes()), "ext of %d bytes", n)
+		_, err := checkMsgpack(buf.Bytes())
+		require.NoError(t, err, "ext of %d bytes", n)
 	}
 }
 
@@ -74,11 +77,13 @@ func TestCheckMsgpackRejectsMalformedInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.ErrorIs(t, checkMsgpack(tt.in), ErrCorrupt)
+			_, err := checkMsgpack(tt.in)
+			require.ErrorIs(t, err, ErrCorrupt)
 		})
 	}
 	t.Run("nesting up to the limit is accepted", func(t *testing.T) {
-		require.NoError(t, checkMsgpack(deep(maxMsgpackDepth)))
+		_, err := checkMsgpack(deep(maxMsgpackDepth))
+		require.NoError(t, err)
 	})
 }
 
@@ -95,7 +100,7 @@ func TestCheckMsgpackAllocatesNothing(t *testing.T) {
 	b, err := msgpack.Marshal(map[string]any{"a": []any{1, "two", 3.0, []byte("four"), map[string]any{"five": nil}}})
 	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(100, func() {
-		if err := checkMsgpack(b); err != nil {
+		if _, err := checkMsgpack(b); err != nil {
 			panic(err)
 		}
 	})

@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -31,35 +32,38 @@ type AppendMarshaler interface {
 // as maps keyed by field name (or `msgpack:"name"` tag) and survive fields
 // being added, removed or reordered between deploys.
 //
-// Encoders and decoders are pooled, and Unmarshal reads the input in place:
-// apart from the values msgpack itself must create (strings, slices, maps),
-// a call allocates nothing. Before decoding, Unmarshal walks the input once
-// and rejects (with [ErrCorrupt]) anything that is not exactly one
-// well-formed MessagePack value, nests deeper than 10,000 containers, or
-// declares more elements than the input could hold, so a hostile or
-// damaged payload cannot make msgpack allocate gigabytes by a length claim
-// it can see (for those inside ext payloads, see below) or overflow the
-// stack.
+// Encoders and decoders are pooled, and Unmarshal reads the input in place.
+// Unmarshal never panics (a panic inside msgpack is returned as an error)
+// and never lets msgpack run without bounds. Before msgpack sees a byte it
+// checks, in one or two passes over the input that allocate nothing:
 //
-// For destination types built only from bools, numbers, strings, byte
-// slices, slices, arrays, pointers, string-keyed maps, plain structs,
-// time.Time and empty interfaces (any), Unmarshal decodes with its own
-// decoder (a per-type plan, built once), which gives exactly the result
-// vmihailenco/msgpack gives, at a fraction of the cost, except that it
-// returns an error where msgpack panics. Other types go to msgpack: types
-// with msgpack or encoding unmarshal methods (DecodeMsgpack,
-// UnmarshalMsgpack, UnmarshalBinary, UnmarshalText), interfaces with
-// methods, maps with non-string keys, embedded pointers, `intern` tags.
-// So do, inside an any, ext values other than time, and values the caller
-// stored there before decoding other than pointers to supported types. On that path msgpack can still be made to
-// allocate what an ext payload read as a map claims (msgpack treats an ext
-// header in front of a map as part of the map, and the well-formedness
-// check cannot see into ext payloads); the own decoder bounds every
-// allocation by the input's size. A panic inside msgpack is returned as an
-// error. A decoder installed with msgpack.Register, msgpack.RegisterExt or
-// msgpack.RegisterExtDecoder for a plain type, for time.Time or for ext
-// type -1 is not seen, so such a type decodes by the default rules; give
-// the type a DecodeMsgpack method instead.
+//   - that the input is exactly one well-formed MessagePack value, nesting
+//     at most 1,000 arrays and maps deep (msgpack recurses once per level,
+//     and a stack overflow kills the process), each declaring no more
+//     elements or bytes than remain;
+//   - that msgpack can read it only one way: msgpack reads an ext value
+//     opaquely, except where a map is expected, where it steps over the ext
+//     header and reads the payload as a map. An ext whose payload could be
+//     read so must hold exactly one map; 4- and 8-byte timestamps that
+//     could are rewritten (in a copy) into the 12-byte form, which cannot;
+//   - what msgpack will allocate for that value and the destination type:
+//     at most 16 bytes per input byte plus 64 KiB, or the input is refused
+//     with [ErrTooLarge]. msgpack allocates per element what the type says,
+//     so without this a megabyte of nils read into a []User costs 160 MB.
+//     Go values cost more than their encoding mostly in maps (a map with
+//     one entry takes ~340 bytes): a value made of thousands of tiny maps
+//     can exceed the bound, and decodes cheaply into structs instead.
+//
+// Errors from these checks wrap [ErrCorrupt] or [ErrTooLarge].
+//
+// The bounds assume v points to a zero value (as the Cache's Remember and
+// Get do) and hold for every destination type except what code of your own
+// does: types with DecodeMsgpack, UnmarshalMsgpack, UnmarshalBinary or
+// UnmarshalText methods get their bytes as msgpack hands them over, and a
+// decoder installed with msgpack.Register or msgpack.RegisterExt (including
+// one replacing msgpack's own for time.Time) is not seen. msgpack itself
+// starts one goroutine per type, and keeps 256 preallocated values, the
+// first time it decodes into a nil embedded struct pointer.
 func Msgpack() Serializer { return msgpackSerializer{} }
 
 type msgpackSerializer struct{}
@@ -101,25 +105,64 @@ func (msgpackSerializer) AppendMarshal(dst []byte, v any) ([]byte, error) {
 }
 
 func (msgpackSerializer) Unmarshal(data []byte, v any) error {
-	if err := checkMsgpack(data); err != nil {
+	widen, err := checkMsgpack(data)
+	if err != nil {
 		return err
 	}
-	if pl, p := planFor(v); pl != nil {
-		if _, err := pl.unmarshal(data, p); err != nil {
-			return fmt.Errorf("aside: codec: msgpack decode into %T: %w", v, err)
+	limit := decodeLimit(len(data))
+	if widen != nil {
+		p := getScratch()
+		wide := widenTimes((*p)[:0], data, widen)
+		defer putScratch(p, wide)
+		data = wide
+	}
+	p, err := topPlan(v)
+	if err != nil {
+		return fmt.Errorf("aside: codec: msgpack decode into %T: %w", v, err)
+	}
+	if n := uint64(len(data)); p != nil && satAdd(satMul(p.rate, n), 6*n+decodeBase) > limit {
+		// Too large to rule out on the type alone: follow the input.
+		if cost := decodeCost(data, p); cost > limit {
+			return fmt.Errorf("%w: decoding %d msgpack bytes into %T could allocate %d bytes, over the limit of %d", ErrTooLarge, len(data), v, cost, limit)
 		}
-		return nil
 	}
 	return decodeMsgpack(data, v)
 }
 
-// decodeMsgpack decodes with vmihailenco/msgpack: the path for types the
-// fast decoder (fastdecode.go) does not support, and its reference in tests.
-// msgpack panics on some inputs (nil into a time.Time, a key repeated over
-// an interface it filled); the panic is returned as an error.
-func decodeMsgpack(data []byte, v any) error {
-	if _, err := delegate(data, 0, func(d *msgpack.Decoder) error { return d.Decode(v) }); err != nil {
-		return fmt.Errorf("aside: codec: msgpack decode into %T: %w", v, err)
+// decodeMsgpack decodes with vmihailenco/msgpack. msgpack panics on some
+// inputs (an int into an error interface, a key repeated over an interface
+// it filled); the panic is returned as an error, and the decoder, whose
+// state is then unknown, is not reused.
+func decodeMsgpack(data []byte, v any) (err error) {
+	d := msgpackDecoders.Get().(*msgpackDecoder)
+	d.r.Reset(data)
+	d.dec.Reset(&d.r)
+	defer func() {
+		if r := recover(); r != nil {
+			err = &decodeError{into: reflect.TypeOf(v), err: fmt.Errorf("msgpack panicked: %v", r)}
+			return
+		}
+		d.r.Reset(nil)
+		d.dec.Reset(nil)
+		msgpackDecoders.Put(d)
+	}()
+	if err := d.dec.Decode(v); err != nil {
+		return &decodeError{into: reflect.TypeOf(v), err: err}
 	}
 	return nil
 }
+
+// decodeError is msgpack's error, prefixed with the package name and the
+// destination type when printed. It is formatted only then: some of
+// msgpack's errors (time.Parse's) quote the input, and Unmarshal's
+// allocations must not grow with them.
+type decodeError struct {
+	into reflect.Type
+	err  error
+}
+
+func (e *decodeError) Error() string {
+	return fmt.Sprintf("aside: codec: msgpack decode into %v: %v", e.into, e.err)
+}
+
+func (e *decodeError) Unwrap() error { return e.err }

@@ -30,6 +30,7 @@ type flight struct {
 
 	// Written by the leader before done is closed.
 	payload  []byte
+	value    any // the loaded value after redaction, what payload encodes
 	err      error
 	panicked *PanicError
 	// changedDuringLoad is set when a tag named during the load was

@@ -66,7 +66,7 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 		}
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
-	payload, raw, err := c.encode(v)
+	_, payload, raw, err := c.encode(v)
 	if err != nil {
 		return fmt.Errorf("aside: set %q: %w", key, err)
 	}
@@ -138,7 +138,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 		return v, nil
 	}
 	c.miss(ctx, key)
-	payload, err := c.load(ctx, key, skey, &obs, o, produce(loader))
+	payload, loaded, err := c.load(ctx, key, skey, &obs, o, produce(loader))
 	if err != nil {
 		if o.sie > 0 && !isCtxErr(err) && obs.servableOnError(o.sie) {
 			if derr := c.codec.Unmarshal(obs.env.payload, &v); derr == nil {
@@ -150,7 +150,16 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 		return v, err
 	}
 	if err := c.codec.Unmarshal(payload, &v); err != nil {
-		return v, fmt.Errorf("aside: remember %q: the codec cannot decode what it encoded: %w", key, err)
+		// The codec refuses what it wrote: a value whose decoded form would
+		// cost far more memory than its bytes (see codec's allocation bound).
+		// The caller still gets the loaded value (redacted), never an error,
+		// and the entry goes, so that hits do not keep failing on it.
+		lv, ok := loaded.(T)
+		if !ok {
+			return v, fmt.Errorf("aside: remember %q: the codec cannot decode what it encoded: %w", key, err)
+		}
+		c.corrupt(ctx, skey, err)
+		return lv, nil
 	}
 	return v, nil
 }
@@ -170,7 +179,7 @@ func produce[T any](loader func(context.Context) (T, error)) producer {
 
 // load waits for a flight of skey that obs may take, starting one if needed,
 // and returns the encoded value.
-func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer) ([]byte, error) {
+func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer) ([]byte, any, error) {
 	for attempt := 0; ; attempt++ {
 		f, leader := c.flights.join(skey, obs, attempt > 0, func(f *flight) {
 			lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -181,14 +190,14 @@ func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o 
 		case <-f.done:
 		case <-ctx.Done():
 			c.flights.leave(skey, f)
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		c.flights.done(f)
 		if f.panicked != nil {
 			panic(f.panicked)
 		}
 		if leader || (f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart))) {
-			return f.payload, f.err
+			return f.payload, f.value, f.err
 		}
 	}
 }
@@ -299,11 +308,12 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		c.restore(skey, setup.expect, obs, o, ls.spent.Load())
 		return nil, err
 	}
-	payload, raw, err := c.encode(v)
+	redacted, payload, raw, err := c.encode(v)
 	if err != nil {
 		c.release(skey, setup.expect)
 		return nil, fmt.Errorf("aside: remember %q: %w", key, err)
 	}
+	f.value = redacted
 	ls.mu.Lock()
 	dynamic, noStore, ttl, changed := ls.stamps, ls.noStore || ls.changed, ls.ttl, ls.changed
 	ls.mu.Unlock()
@@ -401,12 +411,13 @@ func (c *Cache) release(skey string, lease []byte) {
 	})
 }
 
-// encode redacts v and serializes it.
-func (c *Cache) encode(v any) (payload []byte, raw int, err error) {
+// encode redacts v and serializes it; redacted is what was serialized.
+func (c *Cache) encode(v any) (redacted any, payload []byte, raw int, err error) {
 	if c.redact != nil {
 		v, _ = c.redact.ApplyTo(v, &c.stats.redactions, c.log)
 	}
-	return c.codec.Marshal(nil, v)
+	payload, raw, err = c.codec.Marshal(nil, v)
+	return v, payload, raw, err
 }
 
 func (c *Cache) hit(ctx context.Context, key string, stale bool) {

@@ -382,3 +382,24 @@ func TestCallersLeavingWhileALoadStartsIsSafe(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestAValueTheCodecWillNotDecodeIsStillReturned(t *testing.T) {
+	// Thousands of one-entry maps cost Go far more memory than their bytes:
+	// the codec's allocation bound refuses to decode them.
+	type hostile struct{ M []map[string]int }
+	big := hostile{M: make([]map[string]int, 20000)}
+	for i := range big.M {
+		big.M[i] = map[string]int{"a": i}
+	}
+	c := newCache(t, aside.Options{})
+	ctx := context.Background()
+	for range 2 {
+		got, err := aside.Remember(ctx, c, "k", func(context.Context) (hostile, error) { return big, nil })
+		require.NoError(t, err, "the caller never sees the codec refusing its own bytes")
+		require.Len(t, got.M, len(big.M))
+	}
+	require.Positive(t, c.Stats().DecodeFailures, "the codec did refuse them")
+	_, found, err := aside.Get[hostile](ctx, c, "k")
+	require.NoError(t, err)
+	require.False(t, found)
+}

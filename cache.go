@@ -123,6 +123,10 @@ type Cache struct {
 	// this Cache may have written, in nanoseconds: how long a pending
 	// invalidation stays worth retrying.
 	maxLife atomic.Int64
+	// invalidatedAt is when an invalidation (Delete, InvalidateTags,
+	// InvalidatePattern) last began in this process, in Unix ns: loads that
+	// began earlier may have read data it covers.
+	invalidatedAt atomic.Int64
 
 	// breaker guards p (nil for the memory provider, or when disabled);
 	// recovered is closed, and replaced, each time its circuit closes, to
@@ -267,6 +271,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	c.invalidating()
 	skeys := make([]string, len(keys))
 	for i, k := range keys {
 		sk, err := c.entryKey(k)
@@ -285,6 +290,17 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		c.log.DebugContext(ctx, "cache DELETE", "keys", keys, "deleted", n)
 	}
 	return nil
+}
+
+// invalidating records that an invalidation begins now.
+func (c *Cache) invalidating() {
+	now := time.Now().UnixNano()
+	for {
+		cur := c.invalidatedAt.Load()
+		if now <= cur || c.invalidatedAt.CompareAndSwap(cur, now) {
+			return
+		}
+	}
 }
 
 // circuitChanged logs a transition of the breaker's circuit and, when it

@@ -59,10 +59,13 @@ type flightSetup struct {
 // any other caller loads again itself.
 func (s *flightSetup) acceptable(o *observation) bool {
 	if s.readErr && o.readErr {
-		// The store is failing for both: nothing can be stored, and an
-		// invalidation needs the store too. Keep collapsing loads, so that
-		// an outage of the cache does not multiply the load on the origin.
-		return true
+		// The store is failing for both: nothing can be stored. Keep
+		// collapsing loads, so that an outage of the cache does not multiply
+		// the load on the origin, unless this process began an invalidation
+		// since the loader began: the caller may come after a write the
+		// loader did not see (its invalidation failing, or pending, with the
+		// store).
+		return s.loadStart.UnixNano() > o.invalidatedAt
 	}
 	for i, t := range o.tags {
 		v := o.tagVers[i]
@@ -99,7 +102,11 @@ func (g *flightGroup) join(key string, obs *observation, force bool, start func(
 	if g.m == nil {
 		g.m = make(map[string]*flight)
 	}
-	if f, ok := g.m[key]; ok && !force && (f.setup == nil || f.setup.acceptable(obs)) {
+	// A caller whose read failed has spent its one failure: it does not wait
+	// on a flight still setting up, whose lease and tag writes may be stuck
+	// on the same store for another timeout; it loads on its own (and later
+	// callers in the same state join it).
+	if f, ok := g.m[key]; ok && !force && ((f.setup == nil && !obs.readErr) || (f.setup != nil && f.setup.acceptable(obs))) {
 		f.waiters++
 		g.mu.Unlock()
 		return f, false

@@ -285,3 +285,37 @@ func TestRefreshingTellsABackgroundLoaderApart(t *testing.T) {
 	require.True(t, <-seen, "a stale hit's refresh runs in the background")
 	require.False(t, aside.Refreshing(ctx))
 }
+
+func TestDuringAnOutageACallerAfterAWriteDoesNotJoinAnOlderLoad(t *testing.T) {
+	f := newFaulty(t)
+	c := newCache(t, aside.Options{Provider: f, Breaker: aside.Breaker{Disabled: true}})
+	ctx := context.Background()
+	f.fail.Store(true)
+	var version atomic.Int64
+	started, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	load := func(context.Context) (int64, error) {
+		v := version.Load()
+		if first.CompareAndSwap(false, true) { // the first load is slow
+			close(started)
+			<-release
+		}
+		return v, nil
+	}
+	old := make(chan int64)
+	go func() {
+		v, err := aside.Remember(ctx, c, "k", load, aside.Tags("t"))
+		require.NoError(t, err)
+		old <- v
+	}()
+	<-started
+	version.Store(1) // a write, then its invalidation, which the store refuses
+	require.ErrorIs(t, c.InvalidateTagsEventually(ctx, "t"), aside.ErrInvalidationPending)
+	after, cancel := context.WithTimeout(ctx, 2*time.Second) // joining the stuck load would time out
+	defer cancel()
+	v, err := aside.Remember(after, c, "k", load, aside.Tags("t"))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, v, "a caller that came after the write did not get the load that began before it")
+	close(release)
+	require.EqualValues(t, 0, <-old)
+}

@@ -41,13 +41,17 @@ type observation struct {
 	readTags []string
 	readVers []uint64
 	readRecs [][]byte
+
+	// invalidatedAt is when this process last began an invalidation (Unix
+	// ns), as of the read.
+	invalidatedAt int64
 }
 
 // observe reads the entry at skey and the records of tags. Provider failures
 // are counted and logged and read as a miss; only the caller's own context
 // ending is returned as an error.
 func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr time.Duration, b *FailureBudget) (observation, error) {
-	obs := observation{start: time.Now(), tags: tags}
+	obs := observation{start: time.Now(), tags: tags, invalidatedAt: c.invalidatedAt.Load()}
 	if b.Spent() {
 		// The store failed earlier in this operation: do not ask again.
 		obs.readErr = true

@@ -244,6 +244,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if err != nil || len(items) == 0 {
 		return err
 	}
+	c.invalidating()
 	if err := c.writeInvalidation(ctx, items); err != nil {
 		c.failed(ctx, "cache INVALIDATE tags failed", "", err)
 		return fmt.Errorf("aside: invalidate tags: %w", err)
@@ -316,6 +317,7 @@ func (c *Cache) InvalidatePattern(ctx context.Context, glob string) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
+	c.invalidating()
 	n, err := pd.DeletePattern(ctx, pattern)
 	c.stats.patternDeletes.Add(int64(n))
 	if errors.Is(err, provider.ErrNotSupported) {

@@ -11,9 +11,8 @@
 // otherwise (see [Unavailable]).
 //
 // Tests never touch data they did not create: nothing here flushes a
-// database or writes to the user's Redis on 127.0.0.1:6379 (the deprecated
-// [Local], the last way to reach it, goes away with its last caller), and
-// nothing touches an address off this machine. On Linux a server dies with
+// database or touches the user's Redis on 127.0.0.1:6379, and nothing
+// touches an address off this machine. On Linux a server dies with
 // the test binary that started it, even when that binary panics or is
 // killed.
 package redistest

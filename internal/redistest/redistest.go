@@ -17,11 +17,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// LocalAddr is the address of a user's Redis, which tests must not touch.
-//
-// Deprecated: use [Shared] or [StartServer]; LocalAddr goes with [Local].
-const LocalAddr = "127.0.0.1:6379"
-
 // startTimeout bounds how long a server may take to answer PING.
 const startTimeout = 10 * time.Second
 
@@ -36,31 +31,6 @@ func Unavailable(t testing.TB, why string) {
 		t.Fatalf("redis is required in CI (CI=true): %s", why)
 	}
 	t.Skipf("skipping: %s (set CI=true to make this a failure)", why)
-}
-
-// Local returns a client for the Redis at [LocalAddr] on database db, or
-// ends the test with [Unavailable] when it does not answer. The client is
-// closed when the test ends.
-//
-// Deprecated: the Redis on 127.0.0.1:6379 belongs to the user, and tests
-// never touch data they did not create. Use [Shared] (one test-owned server
-// per test binary) or [StartServer] instead. Local is removed once
-// provider/redis no longer calls it.
-func Local(t testing.TB, db int) *goredis.Client {
-	t.Helper()
-	c := goredis.NewClient(&goredis.Options{
-		Addr: LocalAddr, DB: db,
-		DialTimeout: time.Second, ContextTimeoutEnabled: true,
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		Unavailable(t, fmt.Sprintf("no Redis at %s (%v); start one with "+
-			"`redis-server --daemonize yes --port 6379 --save \"\" --appendonly no`", LocalAddr, err))
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 // errNoBinary says how to get the redis-server binary every test server needs.

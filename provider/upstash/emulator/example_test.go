@@ -15,7 +15,7 @@ import (
 // Redis is answered {"result":...} as Upstash does.
 func Example() {
 	rdb := goredis.NewClient(&goredis.Options{
-		Addr: "127.0.0.1:6379", Protocol: 2, MaxRetries: -1, ContextTimeoutEnabled: true,
+		Addr: "redis.internal:6379", Protocol: 2, MaxRetries: -1, ContextTimeoutEnabled: true,
 	})
 	defer rdb.Close()
 	emu, err := emulator.New(rdb, emulator.Options{Token: "dev"})
@@ -41,7 +41,7 @@ func Example() {
 // Injected quota errors, as a client over its daily limit sees them, and the
 // billing counters: nothing ran, so nothing is billed.
 func ExampleEmulator_SetFaults() {
-	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379", Protocol: 2})
+	rdb := goredis.NewClient(&goredis.Options{Addr: "redis.internal:6379", Protocol: 2})
 	defer rdb.Close()
 	emu, _ := emulator.New(rdb, emulator.Options{Token: "dev"})
 	_ = emu.SetFaults(emulator.Faults{QuotaRate: 1, Quota: emulator.QuotaDailyRequests})

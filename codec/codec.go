@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -56,6 +57,13 @@ type Options struct {
 	// The slice must not be modified after New.
 	Dictionary []byte
 
+	// Dictionaries are more zstd dictionaries this Codec decodes with but
+	// never compresses with: the dictionaries a fleet used before the
+	// current one, kept until the entries written with them expire. Their
+	// IDs must differ from each other and from Dictionary's. Each one costs
+	// its size in memory, once. The slices must not be modified after New.
+	Dictionaries [][]byte
+
 	// Serializer turns values into bytes; nil means [Msgpack].
 	Serializer Serializer
 }
@@ -70,9 +78,10 @@ type Codec struct {
 	ser     Serializer
 	app     AppendMarshaler // ser's optional ability, or nil
 
-	dictID  uint32        // 0 without a dictionary
-	dictEnc *zstd.Encoder // nil without a dictionary
-	dictDec *zstd.Decoder // nil without a dictionary
+	dictID  uint32        // the dictionary new frames use; 0 for none
+	dictEnc *zstd.Encoder // nil unless dictID is set and alg is Zstd
+	dictDec *zstd.Decoder // holds every dictionary in dictIDs; nil without one
+	dictIDs []uint32      // every dictionary this Codec decodes with
 }
 
 // New validates o and returns a Codec.
@@ -99,20 +108,31 @@ func New(o Options) (*Codec, error) {
 	}
 	c.app, _ = c.ser.(AppendMarshaler)
 
+	dicts := o.Dictionaries
 	if len(o.Dictionary) > 0 {
-		d, err := zstd.InspectDictionary(o.Dictionary)
+		dicts = append([][]byte{o.Dictionary}, dicts...)
+	}
+	for i, d := range dicts {
+		id, err := DictionaryID(d)
 		if err != nil {
-			return nil, fmt.Errorf("%w: Dictionary is not a zstd dictionary: %w", ErrBadOptions, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadOptions, dictField(o, i), err)
 		}
-		if d.ID() == 0 {
-			return nil, fmt.Errorf("%w: Dictionary has ID 0; train it with an ID", ErrBadOptions)
+		if slices.Contains(c.dictIDs, id) {
+			return nil, fmt.Errorf("%w: %s: ID %d is used by another dictionary", ErrBadOptions, dictField(o, i), id)
 		}
-		c.dictID = d.ID()
-		if c.dictDec, err = newZstdDecoder(true, zstd.WithDecoderDicts(o.Dictionary)); err != nil {
+		c.dictIDs = append(c.dictIDs, id)
+	}
+	if len(dicts) > 0 {
+		var err error
+		if c.dictDec, err = newZstdDecoder(true, zstd.WithDecoderDicts(dicts...)); err != nil {
 			return nil, fmt.Errorf("%w: Dictionary: %w", ErrBadOptions, err)
 		}
+	}
+	if len(o.Dictionary) > 0 {
+		c.dictID = c.dictIDs[0]
 		if c.alg == Zstd {
-			if c.dictEnc, err = newZstdEncoder(zstd.EncoderLevelFromZstd(level), zstd.WithEncoderDict(o.Dictionary)); err != nil {
+			var err error
+			if c.dictEnc, err = newZstdEncoder(zstd.EncoderLevelFromZstd(level), false, zstd.WithEncoderDict(o.Dictionary)); err != nil {
 				return nil, fmt.Errorf("%w: Dictionary: %w", ErrBadOptions, err)
 			}
 		}
@@ -120,11 +140,22 @@ func New(o Options) (*Codec, error) {
 	if c.alg == Zstd && c.dictEnc == nil {
 		// Create the shared encoder now so that a broken setup fails New,
 		// not the first Marshal.
-		if _, err := sharedZstdEncoder(level); err != nil {
+		if _, err := sharedZstdEncoder(level, false); err != nil {
 			return nil, fmt.Errorf("aside: codec: zstd encoder: %w", err)
 		}
 	}
 	return c, nil
+}
+
+// dictField names the option that held dictionary i of New's list.
+func dictField(o Options, i int) string {
+	if len(o.Dictionary) > 0 {
+		if i == 0 {
+			return "Dictionary"
+		}
+		i--
+	}
+	return fmt.Sprintf("Dictionaries[%d]", i)
 }
 
 // Must is like [New] but panics on error; for package-level variables with
@@ -180,6 +211,16 @@ func (c *Codec) Marshal(dst []byte, v any) (out []byte, rawSize int, err error) 
 	return out, rawSize, err
 }
 
+// AppendFrame appends to dst the frame of payload, bytes already
+// serialized with the Codec's Serializer, and returns it: what Marshal does
+// after serializing. It is for callers that hold serialized bytes (a tool
+// measuring a store, a cache sampling what it writes). On error dst is
+// returned as it was.
+func (c *Codec) AppendFrame(dst, payload []byte) ([]byte, error) {
+	out, _, err := c.appendFrame(dst, payload)
+	return out, err
+}
+
 // appendFrame appends the frame holding the serialized payload raw to dst.
 func (c *Codec) appendFrame(dst, raw []byte) ([]byte, int, error) {
 	if len(raw) > c.maxSize {
@@ -193,7 +234,10 @@ func (c *Codec) appendFrame(dst, raw []byte) ([]byte, int, error) {
 		}
 		out := appendFrameHeader(dst, c.alg, dictID, len(raw))
 		payload := len(out)
-		out, err := appendCompressed(out, raw, c.alg, c.level, c.dictEnc)
+		out, err := appendCompressed(out, raw, c.alg, c.level, c.dictEnc, false)
+		if err == nil && c.alg == Zstd {
+			out, err = bareZstd(out, payload)
+		}
 		if err != nil {
 			return dst[:start], len(raw), err
 		}
@@ -223,7 +267,7 @@ func (c *Codec) appendFrame(dst, raw []byte) ([]byte, int, error) {
 // checksum, then sizes one buffer from the claimed length, which is capped
 // by MaxSize and, for zstd and gzip, by the most the payload could expand
 // to (32768:1 and 1032:1); a frame that lies about its length then fails
-// with [ErrCorrupt]. With [Msgpack] it allocates at most 20 bytes per
+// with [ErrCorrupt]. With [Msgpack] it allocates at most 21 bytes per
 // serialized byte plus 128 KiB in all (see the package documentation).
 func (c *Codec) Unmarshal(data []byte, v any) error {
 	h, payload, err := parseFrame(data, c.maxSize)
@@ -236,33 +280,8 @@ func (c *Codec) Unmarshal(data []byte, v any) error {
 		}
 		return c.ser.Unmarshal(payload, v)
 	}
-
 	p := getScratch()
-	buf := (*p)[:0]
-	switch h.alg {
-	case Zstd:
-		dec := c.dictDec
-		switch {
-		case h.hasDic && (c.dictDec == nil || h.dictID != c.dictID):
-			err = fmt.Errorf("%w: frame needs dictionary %d, codec holds %s", ErrUnknownDictionary, h.dictID, c.dictName())
-		case !h.hasDic:
-			dec, err = zstdExact()
-		}
-		if err == nil && uint64(h.rawLen) > uint64(len(payload))*maxZstdRatio {
-			err = fmt.Errorf("%w: zstd payload of %d bytes cannot hold %d", ErrCorrupt, len(payload), h.rawLen)
-		}
-		if err == nil {
-			buf, err = appendUnZstd(dec, buf, payload, h.rawLen)
-		}
-	case S2:
-		buf, err = appendUnS2(buf, payload, h.rawLen, c.maxSize)
-	case Gzip:
-		if uint64(h.rawLen) > uint64(len(payload))*maxDeflateRatio {
-			err = fmt.Errorf("%w: gzip payload of %d bytes cannot hold %d", ErrCorrupt, len(payload), h.rawLen)
-		} else {
-			buf, err = appendGunzip(buf, payload, h.rawLen, c.maxSize)
-		}
-	}
+	buf, err := c.decompress((*p)[:0], h, payload)
 	if err == nil {
 		err = c.ser.Unmarshal(buf, v)
 	}
@@ -270,9 +289,68 @@ func (c *Codec) Unmarshal(data []byte, v any) error {
 	return err
 }
 
-func (c *Codec) dictName() string {
-	if c.dictID == 0 {
-		return "none"
+// AppendPayload appends to dst the serialized payload that frame holds,
+// decompressed, and returns it: what Unmarshal hands to the Serializer. It
+// checks the frame as Unmarshal does, but does not check that the payload
+// is well-formed for the Serializer. On error dst is returned as it was.
+func (c *Codec) AppendPayload(dst, frame []byte) ([]byte, error) {
+	h, payload, err := parseFrame(frame, c.maxSize)
+	if err != nil {
+		return dst, err
 	}
-	return fmt.Sprintf("dictionary %d", c.dictID)
+	if h.alg == None {
+		if len(payload) != h.rawLen {
+			return dst, fmt.Errorf("%w: raw payload is %d bytes, frame header claims %d", ErrCorrupt, len(payload), h.rawLen)
+		}
+		return append(dst, payload...), nil
+	}
+	return c.decompress(dst, h, payload)
+}
+
+// decompress appends the decompressed payload of a compressed frame to buf.
+func (c *Codec) decompress(buf []byte, h frameHeader, payload []byte) ([]byte, error) {
+	var err error
+	switch h.alg {
+	case Zstd:
+		dec := c.dictDec
+		switch {
+		case h.hasDic && !slices.Contains(c.dictIDs, h.dictID):
+			return buf, fmt.Errorf("%w: frame needs dictionary %d, codec holds %s", ErrUnknownDictionary, h.dictID, c.dictName())
+		case !h.hasDic:
+			if dec, err = zstdExact(); err != nil {
+				return buf, err
+			}
+		}
+		if uint64(h.rawLen) > uint64(len(payload))*maxZstdRatio {
+			return buf, fmt.Errorf("%w: zstd payload of %d bytes cannot hold %d", ErrCorrupt, len(payload), h.rawLen)
+		}
+		if !h.bare {
+			return appendUnZstd(dec, buf, payload, h.rawLen)
+		}
+		p := getScratch()
+		full, err := restoreZstd((*p)[:0], payload, h.dictID)
+		if err == nil {
+			buf, err = appendUnZstd(dec, buf, full, h.rawLen)
+		}
+		putScratch(p, full)
+		return buf, err
+	case S2:
+		return appendUnS2(buf, payload, h.rawLen, c.maxSize)
+	case Gzip:
+		if uint64(h.rawLen) > uint64(len(payload))*maxDeflateRatio {
+			return buf, fmt.Errorf("%w: gzip payload of %d bytes cannot hold %d", ErrCorrupt, len(payload), h.rawLen)
+		}
+		return appendGunzip(buf, payload, h.rawLen, c.maxSize)
+	}
+	return buf, fmt.Errorf("%w: %s", ErrUnknownAlgorithm, h.alg)
+}
+
+func (c *Codec) dictName() string {
+	switch len(c.dictIDs) {
+	case 0:
+		return "none"
+	case 1:
+		return fmt.Sprintf("dictionary %d", c.dictIDs[0])
+	}
+	return fmt.Sprintf("dictionaries %v", c.dictIDs)
 }

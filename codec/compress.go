@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -37,8 +38,10 @@ const maxZstdRatio = 128 << 10 / 4
 // start no goroutines, so nothing needs closing.
 var (
 	// zstdEncoders holds one encoder per klauspost speed, indexed by
-	// zstd.EncoderLevel (1..4).
-	zstdEncoders [5]struct {
+	// zstd.EncoderLevel (1..4): zstdEncoders[0] writes standard frames with
+	// their content checksum (AppendCompressed), zstdEncoders[1] writes
+	// frames for codec frames, whose own checksum makes zstd's redundant.
+	zstdEncoders [2][5]struct {
 		once sync.Once
 		enc  *zstd.Encoder
 		err  error
@@ -71,20 +74,91 @@ func newZstdDecoder(exact bool, opts ...zstd.DOption) (*zstd.Decoder, error) {
 	return zstd.NewReader(nil, opts...)
 }
 
-func newZstdEncoder(level zstd.EncoderLevel, opts ...zstd.EOption) (*zstd.Encoder, error) {
+// newZstdEncoder returns an encoder; crc adds zstd's content checksum to
+// each frame.
+func newZstdEncoder(level zstd.EncoderLevel, crc bool, opts ...zstd.EOption) (*zstd.Encoder, error) {
 	opts = append(opts,
 		zstd.WithEncoderLevel(level),
+		zstd.WithEncoderCRC(crc),
 		zstd.WithZeroFrames(true), // an empty input still yields a valid frame (HTTP bodies)
 	)
 	return zstd.NewWriter(nil, opts...)
 }
 
-// sharedZstdEncoder returns the dictionary-less encoder for a zstd level 1..22.
-func sharedZstdEncoder(level int) (*zstd.Encoder, error) {
+// sharedZstdEncoder returns the dictionary-less encoder for a zstd level
+// 1..22, with zstd's content checksum (standard frames) or without (for
+// codec frames).
+func sharedZstdEncoder(level int, crc bool) (*zstd.Encoder, error) {
 	l := zstd.EncoderLevelFromZstd(level)
-	e := &zstdEncoders[l]
-	e.once.Do(func() { e.enc, e.err = newZstdEncoder(l) })
+	set := 1
+	if crc {
+		set = 0
+	}
+	e := &zstdEncoders[set][l]
+	e.once.Do(func() { e.enc, e.err = newZstdEncoder(l, crc) })
 	return e.enc, e.err
+}
+
+// zstdMagic starts every zstd frame (RFC 8878 section 3.1.1).
+const zstdMagic = "\x28\xb5\x2f\xfd"
+
+// Bits of a zstd frame header descriptor (RFC 8878 section 3.1.1.1.1).
+const (
+	fhdDictIDMask    = 0b11
+	fhdChecksum      = 1 << 2
+	fhdSingleSegment = 1 << 5
+)
+
+// bareZstd turns the zstd frame z[start:] into its bare form, in place, and
+// returns z shortened: without the magic number and the dictionary ID field
+// of its header (the codec frame names the dictionary). The frame must have
+// no content checksum (the codec frame has its own). restoreZstd undoes it.
+func bareZstd(z []byte, start int) ([]byte, error) {
+	f := z[start:]
+	if len(f) < 5 || string(f[:4]) != zstdMagic || f[4]&fhdChecksum != 0 {
+		return z, fmt.Errorf("aside: codec: unexpected zstd frame header")
+	}
+	fhd := f[4]
+	didLen := [4]int{0, 1, 2, 4}[fhd&fhdDictIDMask]
+	wdLen := 1
+	if fhd&fhdSingleSegment != 0 {
+		wdLen = 0
+	}
+	hdrEnd := 5 + wdLen + didLen
+	if len(f) < hdrEnd {
+		return z, fmt.Errorf("aside: codec: zstd frame header truncated")
+	}
+	f[0] = fhd &^ fhdDictIDMask
+	copy(f[1:], f[5:5+wdLen])
+	n := copy(f[1+wdLen:], f[hdrEnd:])
+	return z[:start+1+wdLen+n], nil
+}
+
+// restoreZstd appends to dst the standard zstd frame whose bare form is
+// bare, naming dictID when it is not 0.
+func restoreZstd(dst, bare []byte, dictID uint32) ([]byte, error) {
+	if len(bare) < 1 || bare[0]&fhdDictIDMask != 0 {
+		return dst, fmt.Errorf("%w: bare zstd header", ErrCorrupt)
+	}
+	fhd := bare[0]
+	wdLen := 1
+	if fhd&fhdSingleSegment != 0 {
+		wdLen = 0
+	}
+	if len(bare) < 1+wdLen {
+		return dst, fmt.Errorf("%w: bare zstd header truncated", ErrCorrupt)
+	}
+	if dictID != 0 {
+		fhd |= fhdDictIDMask // a 4-byte dictionary ID follows
+	}
+	dst = slices.Grow(dst, len(zstdMagic)+len(bare)+4)
+	dst = append(dst, zstdMagic...)
+	dst = append(dst, fhd)
+	dst = append(dst, bare[1:1+wdLen]...)
+	if dictID != 0 {
+		dst = binary.LittleEndian.AppendUint32(dst, dictID)
+	}
+	return append(dst, bare[1+wdLen:]...), nil
 }
 
 // appendWriter is an io.Writer (and io.ByteWriter, for msgpack) appending to
@@ -272,17 +346,18 @@ func AppendCompressed(dst, src []byte, a Algorithm, level int) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	return appendCompressed(dst, src, a, lvl, nil)
+	return appendCompressed(dst, src, a, lvl, nil, true)
 }
 
 // appendCompressed compresses with a resolved level; enc, when not nil,
-// replaces the shared zstd encoder (a Codec's dictionary encoder).
-func appendCompressed(dst, src []byte, a Algorithm, level int, enc *zstd.Encoder) ([]byte, error) {
+// replaces the shared zstd encoder (a Codec's dictionary encoder), and crc
+// picks the shared zstd encoder that writes zstd's content checksum.
+func appendCompressed(dst, src []byte, a Algorithm, level int, enc *zstd.Encoder, crc bool) ([]byte, error) {
 	switch a {
 	case Zstd:
 		if enc == nil {
 			var err error
-			if enc, err = sharedZstdEncoder(level); err != nil {
+			if enc, err = sharedZstdEncoder(level, crc); err != nil {
 				return dst, fmt.Errorf("aside: codec: zstd encoder: %w", err)
 			}
 		}

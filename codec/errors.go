@@ -24,8 +24,9 @@ var (
 	ErrUnknownAlgorithm = errors.New("aside: codec: unknown compression algorithm")
 
 	// ErrUnknownDictionary: the frame was compressed with a zstd dictionary
-	// the decoding Codec does not hold; give that Codec the same
-	// Options.Dictionary as the writer.
+	// the decoding Codec does not hold; give that Codec the writer's
+	// dictionary (Options.Dictionary, or Options.Dictionaries for an older
+	// one). [FrameDictionaryID] names the one the frame needs.
 	ErrUnknownDictionary = errors.New("aside: codec: frame needs a zstd dictionary this codec does not hold")
 
 	// ErrCorrupt: the frame's checksum does not match, the frame header is
@@ -41,6 +42,10 @@ var (
 	// ErrTooLarge: a payload exceeds the size limit (Options.MaxSize for a
 	// Codec, [DefaultMaxSize] for [AppendDecompressed]).
 	ErrTooLarge = errors.New("aside: codec: payload too large")
+
+	// ErrTraining: [Train] could not build a dictionary from the samples
+	// (too few distinct bytes to learn from); the wrapped message says why.
+	ErrTraining = errors.New("aside: codec: cannot train a dictionary")
 
 	// ErrBadOptions: [New] or [AppendCompressed] was given a setting out of
 	// range; the wrapped message names the field and the accepted values.

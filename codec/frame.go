@@ -17,7 +17,11 @@ const (
 	frameVersionV1 = 1
 
 	flagDictionary = 1 << 0
-	knownFlags     = flagDictionary
+	// flagBare marks a zstd payload stored without the parts of a zstd frame
+	// that the codec frame already holds: the 4-byte magic number, the
+	// dictionary ID and the content checksum (see bareZstd).
+	flagBare   = 1 << 1
+	knownFlags = flagDictionary | flagBare
 
 	// fixedHeaderLen is magic, version, algorithm and flags.
 	fixedHeaderLen = 4
@@ -31,15 +35,20 @@ type frameHeader struct {
 	alg    Algorithm
 	dictID uint32 // 0 when the frame has no dictionary
 	hasDic bool
-	rawLen int // serialized payload length
+	bare   bool // a zstd payload without magic, dictionary ID and checksum
+	rawLen int  // serialized payload length
 }
 
 // appendFrameHeader appends a version 2 frame header to dst. The frame is
-// complete once the payload and then [appendChecksum] follow.
+// complete once the payload and then [appendChecksum] follow. Every zstd
+// frame is written bare.
 func appendFrameHeader(dst []byte, alg Algorithm, dictID uint32, rawLen int) []byte {
 	var flags byte
 	if dictID != 0 {
 		flags |= flagDictionary
+	}
+	if alg == Zstd {
+		flags |= flagBare
 	}
 	dst = append(dst, frameMagic, frameVersion, byte(alg), flags)
 	if dictID != 0 {
@@ -93,6 +102,12 @@ func parseFrame(data []byte, maxSize int) (frameHeader, []byte, error) {
 		return h, nil, fmt.Errorf("%w: unknown flag bits 0x%02x", ErrCorrupt, flags&^knownFlags)
 	}
 	rest := data[fixedHeaderLen:]
+	if flags&flagBare != 0 {
+		if h.alg != Zstd {
+			return h, nil, fmt.Errorf("%w: bare flag on a %s frame", ErrCorrupt, h.alg)
+		}
+		h.bare = true
+	}
 	if flags&flagDictionary != 0 {
 		if h.alg != Zstd {
 			return h, nil, fmt.Errorf("%w: dictionary flag on a %s frame", ErrCorrupt, h.alg)

@@ -90,6 +90,13 @@ type Options struct {
 	// its result; a loader slower than this still returns its value but does
 	// not store it (background refreshes included). Default 30s.
 	LeaseTTL time.Duration
+
+	// AutoDictionary turns on a zstd dictionary that the Cache trains from
+	// the values it writes, shares through the provider with the other
+	// instances of its namespace, and renews when savings drift (see
+	// AutoDictionary). It pays off on many small values. nil (the default)
+	// is off. Needs the default Codec with zstd.
+	AutoDictionary *AutoDictionary
 }
 
 // Breaker configures the Cache's circuit breaker; see Options.Breaker.
@@ -133,6 +140,8 @@ type Cache struct {
 	// wake pending invalidations.
 	breaker   *circuit.Breaker
 	recovered atomic.Pointer[chan struct{}]
+
+	dicts *dictionaries // the automatic dictionary, or nil (dictionary.go)
 
 	flights flightGroup
 	tagKeys tagKeyCache
@@ -205,6 +214,15 @@ func New(o Options) (*Cache, error) {
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	if o.AutoDictionary != nil { // dictionary.go
+		if o.Codec != nil {
+			return nil, fmt.Errorf("%w: AutoDictionary needs the default Codec; Codec is set", ErrInvalidOption)
+		}
+		if c.dicts, err = newDictionaries(c, o.AutoDictionary, o.Compression); err != nil {
+			return nil, err
+		}
+		c.codec = c.dicts
 	}
 	if c.codec == nil {
 		cd, err := codec.New(codec.Options{Compression: o.Compression})

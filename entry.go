@@ -228,3 +228,16 @@ func recordVersion(b []byte) uint64 {
 	r, _ := parseTagRecord(b)
 	return r.version
 }
+
+// EntryFrame returns the codec frame inside bytes a Cache stored as an
+// entry's value (checking the envelope's checksum), and false for anything
+// else: a loader's lease, a tag or dictionary record, bytes another program
+// wrote. It is for tools that measure what a store holds, such as the
+// bench's -sample mode; the frame aliases stored.
+func EntryFrame(stored []byte) ([]byte, bool) {
+	e, err := parseEnvelope(stored)
+	if err != nil || e.kind != kindValue {
+		return nil, false
+	}
+	return e.payload, true
+}

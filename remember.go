@@ -32,7 +32,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (v T,
 		return v, false, err
 	}
 	if obs.state == stFresh {
-		if err := c.codec.Unmarshal(obs.env.payload, &v); err == nil {
+		if err := c.unmarshal(ctx, obs.env.payload, &v, o.budget); err == nil {
 			c.hit(ctx, key, false)
 			return v, true, nil
 		} else {
@@ -126,7 +126,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	}
 	switch obs.state {
 	case stFresh, stStale:
-		if err := c.codec.Unmarshal(obs.env.payload, &v); err != nil {
+		if err := c.unmarshal(ctx, obs.env.payload, &v, o.budget); err != nil {
 			c.corrupt(ctx, skey, err)
 			obs.state = stMissing // corrupt deleted it: the loader may take a lease with Add
 			break
@@ -141,7 +141,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	payload, loaded, err := c.load(ctx, key, skey, &obs, o, produce(loader))
 	if err != nil {
 		if o.sie > 0 && !isCtxErr(err) && obs.servableOnError(o.sie) {
-			if derr := c.codec.Unmarshal(obs.env.payload, &v); derr == nil {
+			if derr := c.unmarshal(ctx, obs.env.payload, &v, o.budget); derr == nil {
 				c.stats.staleHits.Add(1)
 				c.log.WarnContext(ctx, "cache loader failed; serving stale (stale-if-error)", "key", key, "err", err)
 				return v, nil
@@ -149,7 +149,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 		}
 		return v, err
 	}
-	if err := c.codec.Unmarshal(payload, &v); err != nil {
+	if err := c.unmarshal(ctx, payload, &v, o.budget); err != nil {
 		// The codec refuses what it wrote: a value whose decoded form would
 		// cost far more memory than its bytes (see codec's allocation bound).
 		// The caller still gets the loaded value (redacted), never an error,

@@ -39,6 +39,8 @@ type Stats struct {
 	Circuit      string `json:"circuit,omitempty"`
 	CircuitOpens int64  `json:"circuit_opens"`
 	Rejected     int64  `json:"rejected"`
+	// Dictionary describes the automatic dictionary (Options.AutoDictionary).
+	Dictionary DictionaryStats `json:"dictionary"`
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
 	Keys int64 `json:"keys"`
@@ -96,6 +98,7 @@ func (c *Cache) Stats() Stats {
 		StoredBytes:          c.stats.storedBytes.Load(),
 		Redactions:           c.stats.redactions.Count(),
 		Keys:                 -1,
+		Dictionary:           c.dictionaryStats(), // dictionary.go
 	}
 	if c.breaker != nil {
 		b := c.breaker.Stats()

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +23,36 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(redistest.WithShared(m)) }
 // TestReport runs the whole -short report on the memory provider and checks
 // that it has every section and that its figures are sane.
 func TestReport(t *testing.T) {
-	r := &report{cfg: config{short: true, args: []string{"-short"}}, timing: timingFor(true)}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "REPORT.md")
+	r := &report{cfg: config{short: true, args: []string{"-short"}, out: out, chartsDir: filepath.Join(dir, "charts"),
+		workload: workload{keys: 1e6, reads: 1e7, writes: 1e6}}, timing: timingFor(true)}
 	require.NoError(t, r.collect(context.Background()))
+
+	// The issue's targets, on held-out npm data only.
+	real := func(kind, setup string) realResult {
+		t.Helper()
+		res, ok := r.real.find(kind, setup)
+		require.True(t, ok, "%s/%s measured", kind, setup)
+		require.Positive(t, res.enc.N)
+		require.Positive(t, res.dec.N)
+		return res
+	}
+	require.LessOrEqual(t, real(kindLarge, setupDefault).ratio(), targetLarge, "npm documents at the default level")
+	require.Less(t, real(kindLarge, setupAutoDict).ratio(), real(kindLarge, setupBaseline).ratio(), "the automatic dictionary beats JSON + zstd on documents")
+	require.LessOrEqual(t, real(kindSmall, setupAutoDict).ratio(), targetSmall, "npm releases with the automatic dictionary")
+	require.Less(t, real(kindSmall, setupAutoDict).ratio(), real(kindSmall, setupDefault).ratio()*0.8, "the dictionary saves a fifth more on small objects")
+	for _, res := range r.real.results {
+		require.Less(t, res.ratio(), 1.0, "%s/%s stores less than the JSON", res.kind, res.setup)
+	}
+	require.NotZero(t, r.real.dictID, "the Cache trained its dictionary")
+	require.Len(t, r.charts, 3)
+	for _, c := range r.charts {
+		b, err := os.ReadFile(c.file)
+		require.NoError(t, err)
+		require.Contains(t, string(b), "<svg", c.file)
+		require.Contains(t, string(b), "</svg>", c.file)
+	}
 
 	saved := func(kind, setup string) float64 {
 		t.Helper()
@@ -71,17 +101,19 @@ func TestReport(t *testing.T) {
 
 	var buf bytes.Buffer
 	require.NoError(t, r.write(&buf))
-	out := buf.String()
+	md := buf.String()
 	for _, want := range []string{
 		"# aside bench report", "Made by `go run ./bench -short`",
-		hCompression, hDictionary, hMix, hHits, "### memory (default Options)",
+		hReal, hCompression, hDictionary, hMix, hHits, "### memory (default Options)",
+		"](charts/ratio.svg)", "](charts/speed-decode.svg)", "| **" + setupAutoDict + "** |",
+		"### Against the targets", "### On Upstash, per month", "### JSON text or msgpack?",
 		"| API 64 KiB | zstd |", "| user | zstd, default MinSize 256 |", "| zstd+dict |",
 		"| Remember hit, 3 tags |", "Not measured: run with `-redis host:port`",
 	} {
-		require.Contains(t, out, want)
+		require.Contains(t, md, want)
 	}
-	for _, bad := range []string{"NaN", "Inf", "%!"} {
-		require.NotContains(t, out, bad)
+	for _, bad := range []string{"NaN", "Inf", "%!", "| **no** |"} {
+		require.NotContains(t, md, bad)
 	}
 }
 

@@ -18,12 +18,15 @@ var ErrInvalidOptions = errors.New("aside: dual: invalid options")
 // about 16,000 keys of 200 bytes.
 const DefaultJournalBytes = 4 << 20
 
-// Defaults of the fallback mode's breaker around the primary.
 const (
-	// DefaultFallbackFailures opens the circuit, and so switches to the
-	// secondary, on the first failed call: that call is answered by the
-	// secondary, and no caller sees a store error.
-	DefaultFallbackFailures = 1
+	// DefaultFailures is the Failures of the circuit breaker a composite
+	// puts around its network side (the fallback's primary, the migrator's
+	// secondary) when the options leave it 0: it opens on the first failed
+	// call. For a fallback, that call is answered by the secondary and no
+	// caller sees a store error; for a migrator, no later write waits for a
+	// secondary that just timed out, so an operation that writes several
+	// times pays at most one timeout.
+	DefaultFailures = 1
 	// DefaultBackfillTTL is how long a value read through from the
 	// secondary is kept in an in-process primary.
 	DefaultBackfillTTL = time.Second

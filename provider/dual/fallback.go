@@ -25,7 +25,7 @@ type FallbackOptions struct {
 	NewSecondary func() (provider.Provider, error)
 
 	// Breaker configures the circuit breaker around the primary. A zero
-	// Failures means DefaultFallbackFailures (1): the first failed call
+	// Failures means DefaultFailures (1): the first failed call
 	// switches to the secondary, and is answered by it. CoolDown (default
 	// circuit.DefaultCoolDown, 1 s) is how often the primary is probed
 	// during an outage. Keep Failures below the aside.Cache's own breaker's
@@ -174,7 +174,7 @@ func NewFallback(primary provider.Provider, o FallbackOptions) (*Fallback, error
 	f.pc.name, f.sc.name = orName(o.PrimaryName, "primary"), orName(o.SecondaryName, "secondary")
 	bo := o.Breaker
 	if bo.Failures == 0 {
-		bo.Failures = DefaultFallbackFailures
+		bo.Failures = DefaultFailures
 	}
 	// The switch to the secondary is made by the call that finds the
 	// circuit open, not by the breaker's callback: the callback runs in the

@@ -42,8 +42,10 @@ type MigrateOptions struct {
 
 	// Breaker configures the circuit breaker around the secondary (none
 	// when it is the in-process memory provider): while it is open, writes
-	// to the secondary are journaled without being sent. Zero values are
-	// package circuit's defaults.
+	// to the secondary are journaled without being sent. A zero Failures
+	// means DefaultFailures (1); CoolDown (default circuit.DefaultCoolDown,
+	// 1 s) is also how often a journal that could not be delivered is
+	// retried.
 	Breaker circuit.Options
 
 	// Scope is a glob (Redis syntax) matching every key this cache owns in
@@ -198,7 +200,11 @@ func NewMigrator(primary, secondary provider.Provider, o MigrateOptions) (*Migra
 	}
 	m.pc.name, m.sc.name = orName(o.PrimaryName, "primary"), orName(o.SecondaryName, "secondary")
 	if !secondaryInProcess {
-		s, b, err := circuit.Wrap(secondary, o.Breaker)
+		bo := o.Breaker
+		if bo.Failures == 0 {
+			bo.Failures = DefaultFailures
+		}
+		s, b, err := circuit.Wrap(secondary, bo)
 		if err != nil {
 			return nil, fmt.Errorf("%w: Breaker: %w", ErrInvalidOptions, err)
 		}

@@ -1,0 +1,515 @@
+package dual_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/aside-go/aside"
+	"github.com/aside-go/aside/middleware"
+	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/circuit"
+	"github.com/aside-go/aside/provider/dual"
+	"github.com/aside-go/aside/provider/memory"
+	"github.com/aside-go/aside/provider/redis"
+)
+
+// The soak tests run the whole stack (Echo middleware, aside.Remember, a
+// composite of this package, a test-owned redis-server on loopback) under
+// load while the redis-server is frozen (SIGSTOP), thawed, killed
+// (SIGKILL) and restarted, with writes and their invalidations racing the
+// reads. They fail on any stale read, any 5xx, any error reaching a
+// Remember caller or an invalidating handler, and any call slower than one
+// provider timeout plus slack. Run them with -v to see the figures.
+const (
+	soakTimeout      = 250 * time.Millisecond // redis.DefaultTimeout: what one call may pay
+	soakHandlerDelay = 3 * time.Millisecond
+	soakSlack        = 400 * time.Millisecond // the race detector on a loaded 2-core machine
+	soakProducts     = 16
+	soakHTTPClients  = 10
+	soakRememberers  = 4
+)
+
+// soakDB is the origin: products whose version goes up with every write.
+type soakDB struct {
+	mu       sync.Mutex
+	versions [soakProducts + 1]int64
+}
+
+func (d *soakDB) read(id int) int64 {
+	time.Sleep(soakHandlerDelay)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.versions[id]
+}
+
+func (d *soakDB) bump(id int) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.versions[id]++
+	return d.versions[id]
+}
+
+// soakTally is what the load saw.
+type soakTally struct {
+	reads, hits, puts       atomic.Int64
+	stale, server5xx, wrong atomic.Int64
+	rememberErrs            atomic.Int64
+	maxLatency              atomic.Int64
+	atRisk                  atomic.Int64 // reads after a SIGCONT of products invalidated while frozen
+	mu                      sync.Mutex
+	problems                []string
+}
+
+func (t *soakTally) problem(counter *atomic.Int64, format string, args ...any) {
+	counter.Add(1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.problems) < 10 {
+		t.problems = append(t.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func (t *soakTally) latency(d time.Duration) {
+	for {
+		cur := t.maxLatency.Load()
+		if int64(d) <= cur || t.maxLatency.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
+}
+
+// soakStack is one application process: a Cache over a composite, an Echo
+// app on a loopback port, and the floors its own writes set.
+type soakStack struct {
+	name   string
+	c      *aside.Cache
+	db     *soakDB
+	srv    *httptest.Server
+	client *http.Client
+	// floor[id] is the highest version whose PUT (write, then invalidation)
+	// has returned in this process: a read that begins later must return
+	// at least that.
+	floor [soakProducts + 1]atomic.Int64
+	// frozenWrite[id] is set when a PUT of id returned while the store was
+	// frozen; the first read after it thaws counts as at risk.
+	frozenWrite [soakProducts + 1]atomic.Bool
+	tally       soakTally
+}
+
+type soakProduct struct {
+	ID      int   `json:"id"`
+	Version int64 `json:"version"`
+}
+
+func newSoakStack(t *testing.T, name string, p provider.Provider, db *soakDB, frozen func() bool) *soakStack {
+	t.Helper()
+	c, err := aside.New(aside.Options{Provider: p, Namespace: "soak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &soakStack{name: name, c: c, db: db}
+	e := echo.New()
+	g := e.Group("", middleware.CacheWithConfig(middleware.CacheConfig{Cache: c, TTL: time.Minute}))
+	product := func(ec echo.Context) (int, error) {
+		id, err := strconv.Atoi(ec.Param("id"))
+		if err != nil || id < 1 || id > soakProducts {
+			return 0, echo.NewHTTPError(http.StatusNotFound)
+		}
+		return id, nil
+	}
+	g.GET("/products/:id", func(ec echo.Context) error {
+		id, err := product(ec)
+		if err != nil {
+			return err
+		}
+		if err := middleware.Tag(ec, "product:"+ec.Param("id")); err != nil {
+			return err
+		}
+		return ec.JSON(http.StatusOK, soakProduct{ID: id, Version: db.read(id)})
+	})
+	g.PUT("/products/:id", func(ec echo.Context) error {
+		id, err := product(ec)
+		if err != nil {
+			return err
+		}
+		v := db.bump(id)
+		// Plain InvalidateTags: a composite that answers during an outage
+		// makes it succeed; a failure here is a cache-caused 5xx.
+		if err := c.InvalidateTags(ec.Request().Context(), "product:"+ec.Param("id")); err != nil {
+			return fmt.Errorf("invalidate: %w", err)
+		}
+		if frozen() {
+			s.frozenWrite[id].Store(true)
+		}
+		return ec.JSON(http.StatusOK, soakProduct{ID: id, Version: v})
+	})
+	s.srv = httptest.NewServer(e)
+	s.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	t.Cleanup(func() {
+		s.srv.Close()
+		s.client.CloseIdleConnections()
+		_ = c.Close()
+	})
+	return s
+}
+
+func (s *soakStack) raise(id int, v int64) {
+	for {
+		cur := s.floor[id].Load()
+		if v <= cur || s.floor[id].CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+func (s *soakStack) get(id int, serving func() bool) {
+	floor := s.floor[id].Load()
+	if serving() && s.frozenWrite[id].CompareAndSwap(true, false) {
+		s.tally.atRisk.Add(1)
+	}
+	start := time.Now()
+	res, err := s.client.Get(fmt.Sprintf("%s/products/%d", s.srv.URL, id))
+	if err != nil {
+		s.tally.problem(&s.tally.wrong, "%s GET %d: %v", s.name, id, err)
+		return
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	s.tally.latency(time.Since(start))
+	s.tally.reads.Add(1)
+	var p soakProduct
+	switch {
+	case res.StatusCode >= 500:
+		s.tally.problem(&s.tally.server5xx, "%s GET %d: status %d: %s", s.name, id, res.StatusCode, body)
+	case err != nil || res.StatusCode != http.StatusOK || json.Unmarshal(body, &p) != nil || p.ID != id:
+		s.tally.problem(&s.tally.wrong, "%s GET %d: status %d body %q", s.name, id, res.StatusCode, body)
+	case p.Version < floor:
+		s.tally.problem(&s.tally.stale, "%s GET %d returned version %d after version %d was written and invalidated", s.name, id, p.Version, floor)
+	case strings.Contains(res.Header.Get("Cache-Status"), "; hit"):
+		s.tally.hits.Add(1)
+	}
+}
+
+func (s *soakStack) put(id int) {
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/products/%d", s.srv.URL, id), nil)
+	start := time.Now()
+	res, err := s.client.Do(req)
+	if err != nil {
+		s.tally.problem(&s.tally.wrong, "%s PUT %d: %v", s.name, id, err)
+		return
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	s.tally.latency(time.Since(start))
+	s.tally.puts.Add(1)
+	var p soakProduct
+	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &p) != nil {
+		counter := &s.tally.wrong
+		if res.StatusCode >= 500 {
+			counter = &s.tally.server5xx
+		}
+		s.tally.problem(counter, "%s PUT %d: status %d body %q", s.name, id, res.StatusCode, body)
+		return
+	}
+	s.raise(id, p.Version)
+}
+
+func (s *soakStack) remember(id int, serving func() bool) {
+	floor := s.floor[id].Load()
+	if serving() && s.frozenWrite[id].CompareAndSwap(true, false) {
+		s.tally.atRisk.Add(1)
+	}
+	start := time.Now()
+	hit := true
+	p, err := aside.Remember(context.Background(), s.c, "summary:"+strconv.Itoa(id), func(ctx context.Context) (soakProduct, error) {
+		hit = false
+		_ = aside.LoadTags(ctx, "product:"+strconv.Itoa(id))
+		return soakProduct{ID: id, Version: s.db.read(id)}, nil
+	}, aside.TTL(time.Minute))
+	s.tally.latency(time.Since(start))
+	s.tally.reads.Add(1)
+	switch {
+	case err != nil:
+		s.tally.problem(&s.tally.rememberErrs, "%s Remember %d: %v", s.name, id, err)
+	case p.ID != id:
+		s.tally.problem(&s.tally.wrong, "%s Remember %d returned product %d", s.name, id, p.ID)
+	case p.Version < floor:
+		s.tally.problem(&s.tally.stale, "%s Remember %d returned version %d after version %d was written and invalidated", s.name, id, p.Version, floor)
+	case hit:
+		s.tally.hits.Add(1)
+	}
+}
+
+// load runs the clients of every stack until stop is closed.
+func soakLoad(stacks []*soakStack, stop <-chan struct{}, serving func() bool) {
+	var wg sync.WaitGroup
+	running := func() bool {
+		select {
+		case <-stop:
+			return false
+		default:
+			return true
+		}
+	}
+	for si, s := range stacks {
+		for w := range soakHTTPClients {
+			wg.Go(func() {
+				for n := 0; running(); n++ {
+					id := 1 + (w+n+si)%soakProducts
+					if n%8 == 7 {
+						s.put(id)
+					} else {
+						s.get(id, serving)
+					}
+				}
+			})
+		}
+		for w := range soakRememberers {
+			wg.Go(func() {
+				for n := 0; running(); n++ {
+					s.remember(1+(w*5+n+si)%soakProducts, serving)
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// step is one fault of a schedule and how long the load runs after it.
+type step struct {
+	name string
+	do   func() error
+	hold time.Duration
+}
+
+// runSchedule runs the steps while the load runs, then stops the load; it
+// calls after(i) once step i's hold is over.
+func runSchedule(t *testing.T, stacks []*soakStack, serving func() bool, steps []step, after func(i int)) {
+	t.Helper()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		soakLoad(stacks, stop, serving)
+		close(done)
+	}()
+	for i, st := range steps {
+		if st.do != nil {
+			if err := st.do(); err != nil {
+				close(stop)
+				<-done
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		time.Sleep(st.hold)
+		if after != nil {
+			after(i)
+		}
+	}
+	close(stop)
+	<-done
+}
+
+func (s *soakStack) check(t *testing.T) {
+	t.Helper()
+	tl := &s.tally
+	bound := soakHandlerDelay + soakTimeout + soakSlack
+	if tl.stale.Load()+tl.server5xx.Load()+tl.wrong.Load()+tl.rememberErrs.Load() > 0 {
+		t.Errorf("%s: %d stale reads, %d 5xx, %d wrong answers, %d Remember errors; first: %q",
+			s.name, tl.stale.Load(), tl.server5xx.Load(), tl.wrong.Load(), tl.rememberErrs.Load(), tl.problems)
+	}
+	if m := time.Duration(tl.maxLatency.Load()); m > bound {
+		t.Errorf("%s: a call took %v, more than one provider timeout (%v) plus the handler and slack", s.name, m, soakTimeout)
+	}
+	if tl.reads.Load() < 500 || tl.puts.Load() < 25 {
+		t.Errorf("%s: %d reads and %d writes: too little load to prove anything", s.name, tl.reads.Load(), tl.puts.Load())
+	}
+}
+
+// TestSoakFallback runs one process over a Fallback whose primary is a
+// test-owned redis-server that is frozen, thawed, killed and restarted
+// under load.
+func TestSoakFallback(t *testing.T) {
+	srv := ownServer(t)
+	p, err := redis.NewFromURL(srv.URL(0), redis.Options{Timeout: soakTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := dual.NewFallback(p, dual.FallbackOptions{
+		Breaker: circuit.Options{CoolDown: 200 * time.Millisecond},
+		Scope:   "aside:soak:*",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frozen atomic.Bool
+	serving := func() bool { return f.State() == dual.Primary }
+	s := newSoakStack(t, "fallback", f, &soakDB{}, frozen.Load)
+
+	// back measures, after a fault ends, how long until the primary serves
+	// again (the cool-down, the probe and the replay).
+	var backs []time.Duration
+	var mu sync.Mutex
+	back := func() func() error {
+		return func() error {
+			start := time.Now()
+			go func() {
+				for f.State() != dual.Primary && time.Since(start) < 10*time.Second {
+					time.Sleep(2 * time.Millisecond)
+				}
+				mu.Lock()
+				backs = append(backs, time.Since(start))
+				mu.Unlock()
+			}()
+			return nil
+		}
+	}
+	thaw := func() error {
+		err := srv.Resume()
+		frozen.Store(false)
+		_ = back()()
+		return err
+	}
+	freeze := func() error {
+		frozen.Store(true)
+		return srv.Pause()
+	}
+	restart := func() error {
+		err := srv.Start()
+		_ = back()()
+		return err
+	}
+	steps := []step{
+		{"healthy", nil, 1200 * time.Millisecond},
+		{"SIGSTOP", freeze, 1200 * time.Millisecond},
+		{"SIGCONT", thaw, 1300 * time.Millisecond},
+		{"SIGSTOP again", freeze, 700 * time.Millisecond},
+		{"SIGCONT again", thaw, 1300 * time.Millisecond},
+		{"SIGKILL", srv.Stop, 900 * time.Millisecond},
+		{"restart", restart, 1300 * time.Millisecond},
+	}
+	phase := make([]dual.Stats, len(steps))
+	runSchedule(t, []*soakStack{s}, serving, steps, func(i int) { phase[i] = f.Stats() })
+	mu.Lock()
+	defer mu.Unlock()
+
+	st := f.Stats()
+	tl := &s.tally
+	t.Logf("fallback over redis: %d reads (%d hits), %d writes+invalidations; %d stale reads, %d 5xx, %d Remember errors; max latency %v",
+		tl.reads.Load(), tl.hits.Load(), tl.puts.Load(), tl.stale.Load(), tl.server5xx.Load(), tl.rememberErrs.Load(),
+		time.Duration(tl.maxLatency.Load()).Round(time.Millisecond))
+	t.Logf("  %d outages, %d calls served by the secondary; %d journal replays delivering %d keys/patterns; "+
+		"%d reads after a thaw of products invalidated while frozen (stale without the replay)",
+		st.Outages, st.Served, st.Journal.Replays, st.Journal.Replayed, tl.atRisk.Load())
+	t.Logf("  primary serving again after each thaw/restart: %v; last reconciliation (probe answered to switch back) %v, max %v",
+		roundAll(backs), st.LastReconcile.Round(time.Microsecond), st.MaxReconcile.Round(time.Microsecond))
+	t.Logf("  primary: %d calls, %d errors, hit rate %.2f, p50 %v p99 %v; secondary: %d calls, hit rate %.2f, p99 %v",
+		st.Primary.Calls, st.Primary.Errors, st.Primary.HitRate(), st.Primary.Latency.Quantile(0.5), st.Primary.Latency.Quantile(0.99),
+		st.Secondary.Calls, st.Secondary.HitRate(), st.Secondary.Latency.Quantile(0.99))
+	for i, ps := range phase {
+		t.Logf("  after %-14s state %-11s outages %d, served by secondary %d", steps[i].name+":", ps.State, ps.Outages, ps.Served)
+	}
+
+	s.check(t)
+	if st.Outages < 3 || st.Served == 0 || st.Journal.Replays < 3 {
+		t.Errorf("%d outages, %d calls served by the secondary, %d replays: the faults did not exercise the fallback", st.Outages, st.Served, st.Journal.Replays)
+	}
+	if tl.atRisk.Load() == 0 {
+		t.Error("no product invalidated while the store was frozen was read after it thawed: the replay was not exercised")
+	}
+	if len(backs) != 3 || slices.Max(backs) > 3*time.Second {
+		t.Errorf("the primary served again after %v; want each within 3 s", backs)
+	}
+	if f.State() != dual.Primary {
+		t.Errorf("the primary does not serve at the end: %v", f.State())
+	}
+}
+
+// TestSoakMigrate runs two processes, each a Migrator from its own memory
+// primary to a shared redis-server secondary, reading through and
+// backfilling, while the redis-server is frozen, thawed, killed and
+// restarted under load. Each process checks its reads against its own
+// writes: processes with private memory primaries do not see each other's
+// invalidations, as before the migration.
+func TestSoakMigrate(t *testing.T) {
+	srv := ownServer(t)
+	db := &soakDB{}
+	var frozen atomic.Bool
+	var ms []*dual.Migrator
+	var stacks []*soakStack
+	for _, name := range []string{"process 1", "process 2"} {
+		r, err := redis.NewFromURL(srv.URL(0), redis.Options{Timeout: soakTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, err := memory.New(memory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := dual.NewMigrator(mem, r, dual.MigrateOptions{
+			ReadThrough: true,
+			Breaker:     circuit.Options{CoolDown: 200 * time.Millisecond},
+			Scope:       "aside:soak:*",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+		stacks = append(stacks, newSoakStack(t, name, m, db, frozen.Load))
+	}
+	always := func() bool { return true }
+	steps := []step{
+		{"healthy", nil, 1000 * time.Millisecond},
+		{"SIGSTOP", func() error { frozen.Store(true); return srv.Pause() }, 1000 * time.Millisecond},
+		{"SIGCONT", func() error { frozen.Store(false); return srv.Resume() }, 1000 * time.Millisecond},
+		{"SIGKILL", srv.Stop, 800 * time.Millisecond},
+		{"restart", srv.Start, 1200 * time.Millisecond},
+	}
+	runSchedule(t, stacks, always, steps, nil)
+	for i, m := range ms {
+		s, st := stacks[i], m.Stats()
+		tl := &s.tally
+		t.Logf("%s, memory -> redis: %d reads (%d hits), %d writes+invalidations; %d stale reads, %d 5xx, %d Remember errors; max latency %v",
+			s.name, tl.reads.Load(), tl.hits.Load(), tl.puts.Load(), tl.stale.Load(), tl.server5xx.Load(), tl.rememberErrs.Load(),
+			time.Duration(tl.maxLatency.Load()).Round(time.Millisecond))
+		t.Logf("  %d read-throughs (%d hits), %d backfills; secondary journal: %d replays delivering %d keys/patterns, %d overflows, %d pending",
+			st.ReadThroughs, st.ReadThroughHits, st.Backfills, st.Journal.Replays, st.Journal.Replayed, st.Journal.Overflows, st.Journal.Keys+st.Journal.Patterns)
+		t.Logf("  primary (memory): %d calls, hit rate %.2f, p99 %v; secondary (redis): %d calls, %d errors, %d refused, hit rate %.2f, p50 %v, p99 %v",
+			st.Primary.Calls, st.Primary.HitRate(), st.Primary.Latency.Quantile(0.99),
+			st.Secondary.Calls, st.Secondary.Errors, st.Secondary.Refused, st.Secondary.HitRate(),
+			st.Secondary.Latency.Quantile(0.5), st.Secondary.Latency.Quantile(0.99))
+		s.check(t)
+		if st.ReadThroughHits == 0 || st.Journal.Replays == 0 {
+			t.Errorf("%s: %d read-through hits, %d journal replays: the faults did not exercise the migration", s.name, st.ReadThroughHits, st.Journal.Replays)
+		}
+	}
+	eventually(t, 5*time.Second, func() bool {
+		for _, m := range ms {
+			if js := m.Stats().Journal; js.Keys+js.Patterns > 0 || js.Overflowed {
+				return false
+			}
+		}
+		return true
+	}, "a secondary journal was never delivered after the restart")
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
+}

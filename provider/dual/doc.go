@@ -63,8 +63,8 @@
 //
 // The primary (a network store) sits behind a circuit breaker of package
 // circuit, which opens on the first failed call by default
-// ([FallbackOptions.Breaker]). While it is closed every call goes to the
-// primary, exactly as without the composite. When it opens, the composite
+// ([DefaultFailures], [FallbackOptions.Breaker]). While it is closed every
+// call goes to the primary, exactly as without the composite. When it opens, the composite
 // creates a fresh secondary store ([FallbackOptions.NewSecondary], an empty
 // memory provider by default) and answers every call from it, the call that
 // failed included, so that a caller pays at most the one timeout that found
@@ -117,10 +117,12 @@
 // as Add, CompareAndSwap as CompareAndSwap: never the primary's result as a
 // Set), so both stores see one sequence of operations and the secondary
 // stays warm and consistent. The primary is the authority: its answer is the
-// composite's answer. A write the secondary misses is journaled for the
-// secondary and replayed there in the background once it answers (it sits
-// behind its own circuit breaker unless it is the in-process memory
-// provider).
+// composite's answer. Unless it is the in-process memory provider, the
+// secondary sits behind a circuit breaker that opens on its first failure;
+// while it is open no caller calls the secondary (the reconciler alone
+// probes it once per cool-down), so an operation pays at most the one
+// timeout that opened it. A write the secondary misses, failed or skipped,
+// is journaled for the secondary and replayed there once it answers.
 //
 // With [MigrateOptions.ReadThrough], a read that misses on the primary is
 // asked of the secondary, unless the key is in the secondary's journal (or

@@ -75,6 +75,7 @@ const nStripes = 256
 // documentation. Create it with NewMigrator.
 type Migrator struct {
 	p, s        provider.Provider // s behind sBreaker unless in-process
+	rawS        provider.Provider // the secondary itself, for Close's last replay
 	sBreaker    *circuit.Breaker
 	readThrough bool
 	backfill    bool
@@ -172,6 +173,7 @@ func NewMigrator(primary, secondary provider.Provider, o MigrateOptions) (*Migra
 	m := &Migrator{
 		p:           primary,
 		s:           secondary,
+		rawS:        secondary,
 		readThrough: o.ReadThrough,
 		backfill:    o.ReadThrough && primaryInProcess,
 		backfillTTL: o.BackfillTTL,
@@ -273,31 +275,46 @@ func (m *Migrator) onSecondary(ctx context.Context, fn func(provider.Provider) e
 	return err
 }
 
+// secondaryUp reports whether callers may call the secondary: its circuit
+// is closed. While it is not, only the reconciler calls it (to probe it),
+// so that no caller waits for a probe of a store that just failed: an
+// operation pays at most the one timeout that opened the circuit.
+func (m *Migrator) secondaryUp() bool {
+	return m.sBreaker == nil || m.sBreaker.State() == circuit.Closed
+}
+
 // mirror sends a write the primary took (or may have taken) to the
 // secondary. When record is not nil (a write that may invalidate) and the
 // secondary may have missed it, record journals it.
 func (m *Migrator) mirror(ctx context.Context, record func(*journal), fn func(provider.Provider) error) {
-	if ctx.Err() != nil {
-		// The caller left; the primary may have applied the write.
-		if record != nil {
-			m.missed(record, ctx.Err())
-		}
-		return
+	var err error
+	switch {
+	case ctx.Err() != nil:
+		err = ctx.Err() // the caller left; the primary may have applied the write
+	case !m.secondaryUp():
+		m.sc.refused.Add(1)
+		err = provider.ErrUnavailable
+	default:
+		err = m.onSecondary(ctx, fn)
 	}
-	if err := m.onSecondary(ctx, fn); err != nil && record != nil {
+	if err != nil {
 		m.missed(record, err)
 	}
 }
 
-// missed journals a write the secondary missed and wakes the reconciler.
+// missed journals a write the secondary missed (when record is not nil)
+// and wakes the reconciler, which also probes a secondary whose circuit is
+// open.
 func (m *Migrator) missed(record func(*journal), err error) {
-	m.jmu.Lock()
-	record(m.journal)
-	warn := !m.warned && !errors.Is(err, provider.ErrUnavailable)
-	m.warned = m.warned || warn
-	m.jmu.Unlock()
-	if warn {
-		m.log.Warn("cache secondary store missed a write; journaled for replay", "secondary", m.sc.name, "err", err)
+	if record != nil {
+		m.jmu.Lock()
+		record(m.journal)
+		warn := !m.warned && !errors.Is(err, provider.ErrUnavailable)
+		m.warned = m.warned || warn
+		m.jmu.Unlock()
+		if warn {
+			m.log.Warn("cache secondary store missed a write; journaled for replay", "secondary", m.sc.name, "err", err)
+		}
 	}
 	select {
 	case m.wake <- struct{}{}:
@@ -306,6 +323,7 @@ func (m *Migrator) missed(record func(*journal), err error) {
 }
 
 // untrusted reports whether the secondary may hold a stale value of key.
+// The caller has checked that the secondary is up.
 func (m *Migrator) untrusted(key string) bool {
 	m.jmu.Lock()
 	defer m.jmu.Unlock()
@@ -314,7 +332,7 @@ func (m *Migrator) untrusted(key string) bool {
 
 // shadow sends a sampled read of keys to the secondary, to be counted only.
 func (m *Migrator) shadow(ctx context.Context, keys []string) {
-	if m.shadowEvery == 0 || m.shadowN.Add(1)%m.shadowEvery != 0 || ctx.Err() != nil {
+	if m.shadowEvery == 0 || m.shadowN.Add(1)%m.shadowEvery != 0 || ctx.Err() != nil || !m.secondaryUp() {
 		return
 	}
 	m.shadowReads.Add(1)
@@ -379,6 +397,10 @@ func (m *Migrator) Get(ctx context.Context, key string) ([]byte, error) {
 		m.shadow(ctx, []string{key})
 		return nil, err
 	}
+	if !m.secondaryUp() {
+		m.sc.refused.Add(1)
+		return nil, err
+	}
 	if m.untrusted(key) {
 		return nil, err
 	}
@@ -435,6 +457,10 @@ func (m *Migrator) GetMulti(ctx context.Context, keys []string) ([][]byte, error
 	m.pc.read(len(keys), found)
 	if !m.readThrough || found == len(vals) {
 		m.shadow(ctx, keys)
+		return vals, nil
+	}
+	if !m.secondaryUp() {
+		m.sc.refused.Add(1)
 		return vals, nil
 	}
 	var idx []int
@@ -654,8 +680,9 @@ func (m *Migrator) Len(ctx context.Context) (n int64, err error) {
 	return n, err
 }
 
-// run is the reconciler: whenever the secondary's journal is not empty it
-// replays it there, once per cool-down until it is delivered.
+// run is the reconciler: whenever the secondary's circuit is not closed,
+// or its journal is not empty, it probes the secondary and replays the
+// journal there, once per cool-down until both are done.
 func (m *Migrator) run() {
 	defer close(m.done)
 	for {
@@ -672,9 +699,24 @@ func (m *Migrator) run() {
 	}
 }
 
-// reconcile replays the secondary's journal once and reports whether it is
-// empty now.
+// reconcile probes the secondary if its circuit is not closed, then
+// replays its journal once; it reports whether the circuit is closed and
+// the journal empty.
 func (m *Migrator) reconcile(ctx context.Context) bool {
+	if !m.secondaryUp() {
+		start := time.Now()
+		err := m.s.Ping(ctx) // refused until the cool-down has passed; then the probe
+		m.sc.observe(ctx, start, err)
+		if err != nil {
+			return false
+		}
+	}
+	return m.replayOn(ctx, m.s) && m.secondaryUp()
+}
+
+// replayOn replays the secondary's journal once on s and reports whether
+// it is empty now.
+func (m *Migrator) replayOn(ctx context.Context, s provider.Provider) bool {
 	m.jmu.Lock()
 	b := m.journal.take()
 	m.jmu.Unlock()
@@ -683,7 +725,7 @@ func (m *Migrator) reconcile(ctx context.Context) bool {
 		defer m.jmu.Unlock()
 		return m.journal.empty()
 	}
-	err := replay(ctx, m.s, b, m.scope)
+	err := replay(ctx, s, b, m.scope)
 	m.jmu.Lock()
 	if err != nil {
 		m.journal.restore()
@@ -702,7 +744,8 @@ func (m *Migrator) reconcile(ctx context.Context) bool {
 }
 
 // Close stops the reconciler, tries once to deliver a secondary journal that
-// is not empty (logging what it could not), and closes both stores. It is
+// is not empty, past its circuit breaker and within 2 s (logging what it
+// could not), and closes both stores. It is
 // idempotent; every other method returns an error matching
 // provider.ErrClosed afterwards.
 func (m *Migrator) Close() error {
@@ -711,8 +754,10 @@ func (m *Migrator) Close() error {
 	}
 	m.bgCancel()
 	<-m.done
+	// Straight to the secondary: its circuit may still be open although it
+	// is back, and one timeout at Close is worth the invalidations.
 	ctx, cancel := context.WithTimeout(context.Background(), closeReplayTimeout)
-	empty := m.reconcile(ctx)
+	empty := m.replayOn(ctx, m.rawS)
 	cancel()
 	if !empty {
 		m.jmu.Lock()

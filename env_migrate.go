@@ -19,8 +19,9 @@ import (
 //   - CACHE_MIGRATE_FROM=memory with CACHE_PROVIDER=redis: a Migrator
 //     writing to both. Before CACHE_MIGRATE_CUTOVER=true memory is the
 //     primary, read through to Redis and backfilled; after it, Redis is the
-//     primary and memory only follows (read-through from a process's memory
-//     into a shared store would publish what other processes invalidated).
+//     primary and memory follows, answering every read as a shadow for the
+//     stats only (read-through from a process's memory into a shared store
+//     would publish what other processes invalidated).
 //   - CACHE_FALLBACK=memory with a network CACHE_PROVIDER: a Fallback
 //     serving from a fresh in-process store (CACHE_MEMORY_MAX_BYTES) during
 //     each outage.
@@ -105,8 +106,13 @@ func (cfg Config) dualOptions(o Options, timeout time.Duration) (Options, error)
 		primary, secondary, pName, sName = newStore, oldStore, to, from
 	}
 	_, inProcess := primary.(*memory.Provider)
+	shadow := 0.0
+	if !inProcess {
+		shadow = 1 // the in-process secondary answers every read too, for the stats: it costs nothing
+	}
 	m, err := dual.NewMigrator(primary, secondary, dual.MigrateOptions{
 		ReadThrough:   inProcess,
+		ShadowReads:   shadow,
 		Scope:         scope,
 		PrimaryName:   pName,
 		SecondaryName: sName,

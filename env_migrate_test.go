@@ -57,6 +57,9 @@ func TestMigrationFromEnv(t *testing.T) {
 			require.Equal(t, tc.primary, s.Primary.Name)
 			require.Equal(t, tc.standby, s.Secondary.Name)
 			require.EqualValues(t, 1, s.Primary.Hits)
+			if tc.cutover == "true" {
+				require.EqualValues(t, 1, s.ShadowReads, "memory answers every read as a shadow after the cut-over")
+			}
 			require.NoError(t, c.Delete(ctx, "greeting"))
 		})
 	}

@@ -20,8 +20,9 @@ type FallbackOptions struct {
 	// unavailable. It is called when an outage begins and must return an
 	// empty store private to this process (a store kept across outages, or
 	// shared with other processes, would hold what the primary invalidated
-	// since); the composite closes it once the outage is over. Default: an
-	// in-process memory provider bounded at memory.DefaultMaxBytes.
+	// since); the composite closes it once the outage is over. It is called
+	// under the composite's lock and must not call the composite. Default:
+	// an in-process memory provider bounded at memory.DefaultMaxBytes.
 	NewSecondary func() (provider.Provider, error)
 
 	// Breaker configures the circuit breaker around the primary. A zero
@@ -77,8 +78,13 @@ type Fallback struct {
 	state atomic.Int32
 	epoch atomic.Pointer[epoch]
 
-	// mu orders state changes against journaled writes and guards the
-	// journal and the outage timings.
+	// gate is held shared by a journaled write while it checks the state
+	// and records its keys, and exclusively by the last replay round, so
+	// that no write is journaled between that round and the switch back.
+	// Nothing else waits for it: reads, Adds and Stats do not.
+	gate sync.RWMutex
+	// mu guards the state changes, the journal and the outage timings; it
+	// is never held during a call to a store.
 	mu            sync.Mutex
 	journal       *journal
 	outageStart   time.Time
@@ -179,7 +185,7 @@ func NewFallback(primary provider.Provider, o FallbackOptions) (*Fallback, error
 	// The switch to the secondary is made by the call that finds the
 	// circuit open, not by the breaker's callback: the callback runs in the
 	// goroutine of whichever call moved the circuit, which may be the
-	// reconciler holding f.mu.
+	// reconciler holding f.gate.
 	guarded, b, err := circuit.Wrap(primary, bo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Breaker: %w", ErrInvalidOptions, err)
@@ -261,8 +267,8 @@ func (f *Fallback) outage() {
 
 // acquire returns the secondary store to use, read-locked, or nil when
 // the primary serves. When record is not nil (a write that may invalidate),
-// it is journaled first, under the lock that the switch back holds while it
-// checks that the journal is empty.
+// it is journaled first, under f.gate shared: the last replay round holds
+// it exclusively until the switch back.
 func (f *Fallback) acquire(record func(*journal)) *epoch {
 	if f.State() == Primary {
 		return nil
@@ -279,6 +285,8 @@ func (f *Fallback) acquire(record func(*journal)) *epoch {
 			// Retired: the state moved on since; look again.
 		}
 	}
+	f.gate.RLock()
+	defer f.gate.RUnlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.State() == Primary {
@@ -347,9 +355,9 @@ func (f *Fallback) run() {
 	}
 }
 
-// maxRounds is how many replay rounds run without holding the journal's
-// lock before one round holds it (so that writes cannot keep the journal
-// from ever being empty).
+// maxRounds is how many replay rounds run without holding f.gate before
+// the last one holds it (so that writes cannot keep the journal from ever
+// being empty).
 const maxRounds = 4
 
 // reconcile probes the primary and, when it answers, replays the journal on
@@ -370,36 +378,56 @@ func (f *Fallback) reconcile() bool {
 	for round := 1; ; round++ {
 		f.mu.Lock()
 		b := f.journal.take()
-		if b == nil {
-			f.switchBack(back) // unlocks f.mu
-			return true
-		}
-		// The last round holds f.mu, so that no write is journaled between
-		// the replay and the switch; reads do not wait for it.
-		final := b.small() || round >= maxRounds
-		if !final {
-			f.mu.Unlock()
-		}
-		err := f.replay(ctx, b)
-		if !final {
-			f.mu.Lock()
-		}
-		if err != nil {
-			f.journal.restore()
-			f.setState(Secondary)
-			f.mu.Unlock()
-			f.notify.flush()
-			if ctx.Err() == nil {
-				f.log.Warn("cache primary store answered but its reconciliation failed; still serving from the secondary", "err", err)
-			}
-			return false
-		}
-		f.journal.done()
-		if final {
-			f.switchBack(back) // unlocks f.mu
-			return true
-		}
 		f.mu.Unlock()
+		if b != nil {
+			if err := f.replay(ctx, b); err != nil {
+				f.reconcileFailed(ctx, err)
+				return false
+			}
+			f.mu.Lock()
+			f.journal.done()
+			f.mu.Unlock()
+			if !b.small() && round < maxRounds {
+				continue // more may have been journaled meanwhile
+			}
+		}
+		// The last round holds f.gate exclusively, so that no write is
+		// journaled between its replay and the switch back; it replays what
+		// was journaled during the previous round's round trip (journaled
+		// writes wait for it; nothing else does).
+		f.gate.Lock()
+		f.mu.Lock()
+		b = f.journal.take()
+		f.mu.Unlock()
+		if b != nil {
+			if err := f.replay(ctx, b); err != nil {
+				f.reconcileFailed(ctx, err)
+				f.gate.Unlock()
+				return false
+			}
+		}
+		f.mu.Lock()
+		if b != nil {
+			f.journal.done()
+		}
+		old := f.switchBack(back)
+		f.mu.Unlock()
+		f.gate.Unlock()
+		f.afterSwitchBack(old)
+		return true
+	}
+}
+
+// reconcileFailed puts the batch being replayed back and returns to the
+// secondary state.
+func (f *Fallback) reconcileFailed(ctx context.Context, err error) {
+	f.mu.Lock()
+	f.journal.restore()
+	f.setState(Secondary)
+	f.mu.Unlock()
+	f.notify.flush()
+	if ctx.Err() == nil {
+		f.log.Warn("cache primary store answered but its reconciliation failed; still serving from the secondary", "err", err)
 	}
 }
 
@@ -414,20 +442,24 @@ func (f *Fallback) replayOn(ctx context.Context, p provider.Provider, b *batch) 
 	return replay(ctx, p, b, f.scope)
 }
 
-// switchBack makes the primary serve again; f.mu is held and is released.
-func (f *Fallback) switchBack(back time.Time) {
+// switchBack makes the primary serve again; f.mu is held. It returns the
+// retired outage's secondary, for afterSwitchBack.
+func (f *Fallback) switchBack(back time.Time) *epoch {
 	took := time.Since(back)
-	outage := time.Since(f.outageStart)
-	f.lastReconcile, f.lastOutage = took, outage
+	f.lastReconcile, f.lastOutage = took, time.Since(f.outageStart)
 	f.maxReconcile = max(f.maxReconcile, took)
-	js := f.journal.stats()
 	f.setState(Primary)
-	old := f.epoch.Swap(nil)
-	f.mu.Unlock()
+	return f.epoch.Swap(nil)
+}
+
+// afterSwitchBack reports the switch back and closes the outage's
+// secondary once the calls using it have returned; no lock is held.
+func (f *Fallback) afterSwitchBack(old *epoch) {
 	f.notify.flush()
+	s := f.Stats()
 	f.log.Info("cache primary store back and reconciled: serving from it again",
-		"outage", outage.Round(time.Millisecond), "reconcile", took.Round(time.Millisecond),
-		"replays", js.Replays, "replayed", js.Replayed)
+		"outage", s.LastOutage.Round(time.Millisecond), "reconcile", s.LastReconcile.Round(time.Millisecond),
+		"replays", s.Journal.Replays, "replayed", s.Journal.Replayed)
 	if old != nil {
 		if err := old.retire(); err != nil {
 			f.log.Warn("cache secondary store did not close cleanly", "err", err)

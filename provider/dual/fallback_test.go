@@ -339,3 +339,36 @@ func TestStatsOfFindsTheCompositeUnderTheCachesBreaker(t *testing.T) {
 	_, ok = dual.StatsOf(newMemory(t, 0))
 	require.False(t, ok)
 }
+
+// TestFallbackCallbacksMayReadStats: the breaker's callback runs in the
+// goroutine of the call that moved the circuit, the reconciler's replay
+// included; an alert hook reading Stats there must not deadlock.
+func TestFallbackCallbacksMayReadStats(t *testing.T) {
+	ctx := context.Background()
+	primary := newFaulty(newMemory(t, 0))
+	var f *dual.Fallback
+	var ready atomic.Bool
+	var reads atomic.Int64
+	hook := func() {
+		if ready.Load() {
+			_ = f.Stats()
+			reads.Add(1)
+		}
+	}
+	f = fallback(t, primary, dual.FallbackOptions{
+		Breaker:       circuit.Options{CoolDown: 2 * time.Millisecond, OnStateChange: func(_, _ circuit.State) { hook() }},
+		OnStateChange: func(_, _ dual.State) { hook() },
+	})
+	ready.Store(true)
+	primary.down.Store(true)
+	require.NoError(t, f.Set(ctx, "k", []byte("v"), time.Minute))
+	// The primary answers its probe, then fails the replay: the circuit
+	// opens inside the reconciler's last round.
+	primary.readOnly.Store(true)
+	primary.down.Store(false)
+	eventually(t, 5*time.Second, func() bool { return f.Stats().Breaker.Opens >= 2 }, "the replay never failed")
+	require.NotEqual(t, dual.Primary, f.State(), "a failed replay keeps the secondary serving")
+	primary.readOnly.Store(false)
+	eventually(t, 5*time.Second, func() bool { return f.State() == dual.Primary }, "the primary never served again")
+	require.Positive(t, reads.Load())
+}

@@ -115,8 +115,13 @@
 // flag CACHE_MIGRATE_CUTOVER read by aside.OptionsFromEnv). Every write goes
 // to the primary, then the same operation to the secondary (Set as Set, Add
 // as Add, CompareAndSwap as CompareAndSwap: never the primary's result as a
-// Set), so both stores see one sequence of operations and the secondary
-// stays warm and consistent. The primary is the authority: its answer is the
+// Set), so the secondary stays warm and consistent. A write holds its keys'
+// stripes (each key hashes to one of 256) until both stores have answered,
+// so both see the writes of a key in one order: two invalidations of a tag
+// crossing between the stores would leave the secondary with the older
+// version, under which entries the newer one killed are valid again. A
+// DeletePattern holds no stripe (it would stop every write while it scans);
+// a write that overlapped one is journaled, as below. The primary is the authority: its answer is the
 // composite's answer. Unless it is the in-process memory provider, the
 // secondary sits behind a circuit breaker that opens on its first failure;
 // while it is open no caller calls the secondary (the reconciler alone
@@ -137,11 +142,11 @@
 //     refused (ErrInvalidOptions): other processes' invalidations never reach
 //     this process's memory, and reading it would publish what they removed.
 //   - Backfill happens only into an in-process primary, where the composite
-//     sees every write: each key hashes to one of 256 stripes, each with a
-//     count of writes begun and ended; a read notes its stripe's counts before
-//     it reads the primary, and backfills only if no write of that stripe
-//     (and no DeletePattern) began since or was running then, checked and
-//     applied under the stripe's lock that beginning a write takes.
+//     sees every write: each stripe counts the writes begun and ended; a
+//     read notes its stripe's counts before it reads the primary, and
+//     backfills only if no write of that stripe (and no DeletePattern)
+//     began since or was running then, checked and applied under the
+//     stripe's lock.
 //   - The provider contract does not expose a key's remaining TTL, so a
 //     backfilled copy lives BackfillTTL (1 s by default): a key may be served
 //     up to that long past its TTL. The Cache does not mind (freshness is in

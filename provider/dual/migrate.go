@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,8 @@ type MigrateOptions struct {
 	Logger *slog.Logger
 }
 
-// nStripes is the number of stripes that order backfills against writes.
+// nStripes is the number of stripes that order writes of one key, and
+// backfills, across the two stores.
 const nStripes = 256
 
 // Migrator is a provider that writes to two stores and reads from its
@@ -87,7 +89,7 @@ type Migrator struct {
 
 	seed     maphash.Seed
 	stripes  [nStripes]stripe
-	patterns stripe // DeletePattern, which may touch any key
+	patterns stripe // DeletePattern, which may write any key
 
 	jmu     sync.Mutex
 	journal *journal
@@ -115,21 +117,17 @@ var (
 	_ provider.Counter        = (*Migrator)(nil)
 )
 
-// stripe counts the writes of the keys hashed to it that have begun and
-// ended. A write begins under mu; a backfill checks the counts and writes
-// under mu, so that no write of its stripe can begin in between.
+// stripe orders the writes of the keys hashed to it: a write holds mu
+// from before it reaches the primary until the secondary has answered, so
+// that both stores see the writes of a key in the same order (two writers
+// crossing between the stores would leave the secondary with the older
+// value, a stale tag record among them). It also counts the writes begun
+// and ended, for backfills: a backfill checks the counts and writes under
+// mu.
 type stripe struct {
 	mu           sync.Mutex
 	begun, ended atomic.Uint64
 }
-
-func (s *stripe) begin() {
-	s.mu.Lock()
-	s.begun.Add(1)
-	s.mu.Unlock()
-}
-
-func (s *stripe) end() { s.ended.Add(1) }
 
 // mark is what a read saw of a stripe before it read the primary.
 type mark struct{ begun, ended uint64 }
@@ -140,7 +138,8 @@ func (s *stripe) mark() mark {
 }
 
 // quiet reports whether no write of the stripe was running when m was
-// taken and none has begun since; s.mu is held.
+// taken and none has begun since. Under s.mu (a backfill) no write can
+// begin before the caller's own write is done.
 func (s *stripe) quiet(m mark) bool {
 	return m.begun == m.ended && s.begun.Load() == m.begun
 }
@@ -239,24 +238,43 @@ func (m *Migrator) Stats() Stats {
 	return s
 }
 
-func (m *Migrator) stripe(key string) *stripe {
-	return &m.stripes[maphash.String(m.seed, key)%nStripes]
+func (m *Migrator) stripeIndex(key string) int {
+	return int(maphash.String(m.seed, key) % nStripes)
 }
 
-// begin marks the writes of keys as begun and returns the func that marks
-// them ended.
-func (m *Migrator) begin(keys ...string) func() {
-	if !m.backfill {
-		return func() {}
+func (m *Migrator) stripe(key string) *stripe { return &m.stripes[m.stripeIndex(key)] }
+
+// lock locks the stripes of keys in ascending order (so that writes of
+// several keys cannot deadlock) and marks their writes begun; the func it
+// returns marks them ended and unlocks.
+func (m *Migrator) lock(keys ...string) func() {
+	if len(keys) == 1 {
+		st := m.stripe(keys[0])
+		st.mu.Lock()
+		st.begun.Add(1)
+		return func() {
+			st.ended.Add(1)
+			st.mu.Unlock()
+		}
 	}
-	ss := make([]*stripe, len(keys))
+	idx := make([]int, len(keys))
 	for i, k := range keys {
-		ss[i] = m.stripe(k)
-		ss[i].begin()
+		idx[i] = m.stripeIndex(k)
+	}
+	slices.Sort(idx)
+	return m.lockStripes(slices.Compact(idx))
+}
+
+func (m *Migrator) lockStripes(idx []int) func() {
+	for _, i := range idx {
+		m.stripes[i].mu.Lock()
+		m.stripes[i].begun.Add(1)
 	}
 	return func() {
-		for _, s := range ss {
-			s.end()
+		for j := len(idx) - 1; j >= 0; j-- {
+			st := &m.stripes[idx[j]]
+			st.ended.Add(1)
+			st.mu.Unlock()
 		}
 	}
 }
@@ -316,6 +334,11 @@ func (m *Migrator) missed(record func(*journal), err error) {
 			m.log.Warn("cache secondary store missed a write; journaled for replay", "secondary", m.sc.name, "err", err)
 		}
 	}
+	m.poke()
+}
+
+// poke wakes the reconciler.
+func (m *Migrator) poke() {
 	select {
 	case m.wake <- struct{}{}:
 	default:
@@ -346,8 +369,8 @@ func (m *Migrator) shadow(ctx context.Context, keys []string) {
 }
 
 // backfillOne copies v, read through from the secondary, into the
-// in-process primary, unless a write of key, or a DeletePattern, began
-// since the read began or was running then.
+// in-process primary, unless a write of key's stripe, or a DeletePattern,
+// began since the read began or was running then.
 func (m *Migrator) backfillOne(ctx context.Context, key string, v []byte, km, pm mark) {
 	st := m.stripe(key)
 	st.mu.Lock()
@@ -495,6 +518,9 @@ func (m *Migrator) GetMulti(ctx context.Context, keys []string) ([][]byte, error
 	n := hits(svals)
 	m.sc.read(len(ask), n)
 	m.readThroughHits.Add(int64(n))
+	if n > 0 {
+		vals = slices.Clone(vals) // the primary's slice is read-only
+	}
 	for j, v := range svals {
 		if v == nil {
 			continue
@@ -508,88 +534,93 @@ func (m *Migrator) GetMulti(ctx context.Context, keys []string) ([][]byte, error
 	return vals, nil
 }
 
-// Set stores value under key in the primary, then in the secondary.
-func (m *Migrator) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+// write applies a write of keys to the primary, then the same operation
+// to the secondary, holding the keys' stripes so that both stores see the
+// writes of a key in one order. record says whether the write may
+// invalidate (it is journaled when the secondary may have missed it).
+//
+// A DeletePattern holds no stripe (it would stop every write while it
+// scans the store); a write that overlapped one may have reached the two
+// stores on either side of it, so its keys are journaled and deleted from
+// the secondary by the reconciler.
+func (m *Migrator) write(ctx context.Context, keys []string, record bool, onPrimary, onSecondary func(provider.Provider) error) error {
 	if m.closed.Load() {
 		return provider.ErrClosed
 	}
-	defer m.begin(key)()
-	err := m.onPrimary(ctx, func(p provider.Provider) error { return p.Set(ctx, key, value, ttl) })
-	if refused(err) {
+	if len(keys) > 0 {
+		defer m.lock(keys...)()
+	}
+	pm := m.patterns.mark()
+	err := m.onPrimary(ctx, onPrimary)
+	if refused(err) || len(keys) == 0 {
 		return err
 	}
-	m.mirror(ctx, func(j *journal) { j.add(key) }, func(s provider.Provider) error {
-		return s.Set(ctx, key, value, ttl)
-	})
+	var rec func(*journal)
+	if record {
+		rec = func(j *journal) { j.add(keys...) }
+	}
+	m.mirror(ctx, rec, onSecondary)
+	if !m.patterns.quiet(pm) {
+		m.jmu.Lock()
+		m.journal.add(keys...)
+		m.jmu.Unlock()
+		m.poke()
+	}
 	return err
+}
+
+// Set stores value under key in the primary, then in the secondary.
+func (m *Migrator) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return m.write(ctx, []string{key}, true,
+		func(p provider.Provider) error { return p.Set(ctx, key, value, ttl) },
+		func(s provider.Provider) error { return s.Set(ctx, key, value, ttl) })
 }
 
 // Add adds value under key in the primary, whose answer it returns, then
 // in the secondary.
 func (m *Migrator) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (existing []byte, added bool, err error) {
-	if m.closed.Load() {
-		return nil, false, provider.ErrClosed
-	}
-	defer m.begin(key)()
-	err = m.onPrimary(ctx, func(p provider.Provider) error {
-		var e error
-		existing, added, e = p.Add(ctx, key, value, ttl)
-		return e
-	})
-	if refused(err) {
-		return existing, added, err
-	}
-	m.mirror(ctx, nil, func(s provider.Provider) error {
-		_, _, e := s.Add(ctx, key, value, ttl)
-		return e
-	})
+	err = m.write(ctx, []string{key}, false,
+		func(p provider.Provider) error {
+			var e error
+			existing, added, e = p.Add(ctx, key, value, ttl)
+			return e
+		},
+		func(s provider.Provider) error {
+			_, _, e := s.Add(ctx, key, value, ttl)
+			return e
+		})
 	return existing, added, err
 }
 
 // CompareAndSwap swaps the value under key in the primary, whose answer it
 // returns, then tries the same swap in the secondary.
 func (m *Migrator) CompareAndSwap(ctx context.Context, key string, old, new []byte, ttl time.Duration) (swapped bool, err error) {
-	if m.closed.Load() {
-		return false, provider.ErrClosed
-	}
-	defer m.begin(key)()
-	err = m.onPrimary(ctx, func(p provider.Provider) error {
-		var e error
-		swapped, e = p.CompareAndSwap(ctx, key, old, new, ttl)
-		return e
-	})
-	if refused(err) {
-		return swapped, err
-	}
-	m.mirror(ctx, nil, func(s provider.Provider) error {
-		_, e := s.CompareAndSwap(ctx, key, old, new, ttl)
-		return e
-	})
+	err = m.write(ctx, []string{key}, false,
+		func(p provider.Provider) error {
+			var e error
+			swapped, e = p.CompareAndSwap(ctx, key, old, new, ttl)
+			return e
+		},
+		func(s provider.Provider) error {
+			_, e := s.CompareAndSwap(ctx, key, old, new, ttl)
+			return e
+		})
 	return swapped, err
 }
 
 // Delete removes keys from the primary, whose count it returns, then from
 // the secondary.
 func (m *Migrator) Delete(ctx context.Context, keys ...string) (n int, err error) {
-	if m.closed.Load() {
-		return 0, provider.ErrClosed
-	}
-	if len(keys) == 0 {
-		return 0, ctx.Err()
-	}
-	defer m.begin(keys...)()
-	err = m.onPrimary(ctx, func(p provider.Provider) error {
-		var e error
-		n, e = p.Delete(ctx, keys...)
-		return e
-	})
-	if refused(err) {
-		return n, err
-	}
-	m.mirror(ctx, func(j *journal) { j.add(keys...) }, func(s provider.Provider) error {
-		_, e := s.Delete(ctx, keys...)
-		return e
-	})
+	err = m.write(ctx, keys, true,
+		func(p provider.Provider) error {
+			var e error
+			n, e = p.Delete(ctx, keys...)
+			return e
+		},
+		func(s provider.Provider) error {
+			_, e := s.Delete(ctx, keys...)
+			return e
+		})
 	return n, err
 }
 
@@ -603,40 +634,24 @@ func (m *Migrator) Ping(ctx context.Context) error {
 
 // SetMulti applies items to the primary, then to the secondary.
 func (m *Migrator) SetMulti(ctx context.Context, items []provider.Item) error {
-	if m.closed.Load() {
-		return provider.ErrClosed
-	}
-	keys := itemKeys(items)
-	defer m.begin(keys...)()
-	err := m.onPrimary(ctx, func(p provider.Provider) error { return setMulti(ctx, p, items) })
-	if refused(err) || len(items) == 0 {
-		return err
-	}
-	m.mirror(ctx, func(j *journal) { j.add(keys...) }, func(s provider.Provider) error {
-		return setMulti(ctx, s, items)
-	})
-	return err
+	return m.write(ctx, itemKeys(items), true,
+		func(p provider.Provider) error { return setMulti(ctx, p, items) },
+		func(s provider.Provider) error { return setMulti(ctx, s, items) })
 }
 
 // AddMulti adds items to the primary, whose answers it returns, then to the
 // secondary.
 func (m *Migrator) AddMulti(ctx context.Context, items []provider.Item) (res []provider.AddResult, err error) {
-	if m.closed.Load() {
-		return nil, provider.ErrClosed
-	}
-	defer m.begin(itemKeys(items)...)()
-	err = m.onPrimary(ctx, func(p provider.Provider) error {
-		var e error
-		res, e = addMulti(ctx, p, items)
-		return e
-	})
-	if refused(err) || len(items) == 0 {
-		return res, err
-	}
-	m.mirror(ctx, nil, func(s provider.Provider) error {
-		_, e := addMulti(ctx, s, items)
-		return e
-	})
+	err = m.write(ctx, itemKeys(items), false,
+		func(p provider.Provider) error {
+			var e error
+			res, e = addMulti(ctx, p, items)
+			return e
+		},
+		func(s provider.Provider) error {
+			_, e := addMulti(ctx, s, items)
+			return e
+		})
 	return res, err
 }
 
@@ -647,10 +662,12 @@ func (m *Migrator) DeletePattern(ctx context.Context, pattern string) (n int, er
 	if m.closed.Load() {
 		return 0, provider.ErrClosed
 	}
-	if m.backfill {
-		m.patterns.begin()
-		defer m.patterns.end()
-	}
+	// Begun under the lock a backfill holds while it writes, so that no
+	// backfill lands in the primary after this began walking it.
+	m.patterns.mu.Lock()
+	m.patterns.begun.Add(1)
+	m.patterns.mu.Unlock()
+	defer m.patterns.ended.Add(1)
 	err = m.onPrimary(ctx, func(p provider.Provider) error {
 		var e error
 		n, e = deletePattern(ctx, p, pattern)

@@ -3,8 +3,10 @@ package dual_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/circuit"
 	"github.com/aside-go/aside/provider/dual"
+	"github.com/aside-go/aside/provider/memory"
 )
 
 func TestMigratorWritesBothAndReadsThePrimary(t *testing.T) {
@@ -229,4 +232,75 @@ func TestMigratorOptions(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// stalled is an in-process store whose next Set waits until released, to
+// hold a write between the two stores.
+type stalled struct {
+	*memory.Provider
+	armed   atomic.Bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func newStalled(t testing.TB) *stalled {
+	return &stalled{Provider: newMemory(t, 0), reached: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (s *stalled) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.reached)
+		<-s.release
+	}
+	return s.Provider.Set(ctx, key, v, ttl)
+}
+
+// TestMigratorKeepsTheOrderOfWritesOfAKey: a second write of a key waits
+// for the first to reach both stores, so the secondary never ends with the
+// older value (for a tag record: the version of an earlier invalidation).
+func TestMigratorKeepsTheOrderOfWritesOfAKey(t *testing.T) {
+	ctx := context.Background()
+	p, s := newMemory(t, 0), newStalled(t)
+	m := migrator(t, p, s, dual.MigrateOptions{})
+	s.armed.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- m.Set(ctx, "tag", []byte("first invalidation"), 0) }()
+	<-s.reached // the first write reached the primary, not yet the secondary
+	second := make(chan error, 1)
+	go func() { second <- m.Set(ctx, "tag", []byte("second invalidation"), 0) }()
+	time.Sleep(20 * time.Millisecond)
+	v, err := p.Get(ctx, "tag")
+	require.NoError(t, err)
+	require.Equal(t, "first invalidation", string(v), "the second write waits for the first to reach both stores")
+	close(s.release)
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+	for _, store := range []provider.Provider{p, s.Provider} {
+		v, err := store.Get(ctx, "tag")
+		require.NoError(t, err)
+		require.Equal(t, "second invalidation", string(v))
+	}
+}
+
+// TestMigratorJournalsWritesThatOverlapADeletePattern: a DeletePattern
+// takes no lock, so a write it overlapped may reach the secondary after it;
+// the write's keys are journaled and deleted there.
+func TestMigratorJournalsWritesThatOverlapADeletePattern(t *testing.T) {
+	ctx := context.Background()
+	p, s := newMemory(t, 0), newStalled(t)
+	m := migrator(t, p, s, dual.MigrateOptions{ReadThrough: true})
+	s.armed.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- m.Set(ctx, "user:1", []byte("written before the pattern, on the primary"), 0) }()
+	<-s.reached
+	_, err := m.DeletePattern(ctx, "user:*") // deletes it from the primary, and from the secondary (not there yet)
+	require.NoError(t, err)
+	close(s.release) // the Set now lands on the secondary, after the DeletePattern
+	require.NoError(t, <-done)
+	_, err = m.Get(ctx, "user:1")
+	require.ErrorIs(t, err, provider.ErrNotFound, "neither the primary nor a read-through serves it")
+	eventually(t, 5*time.Second, func() bool {
+		_, err := s.Provider.Get(ctx, "user:1")
+		return errors.Is(err, provider.ErrNotFound)
+	}, "the write that overlapped the DeletePattern stayed on the secondary")
 }

@@ -64,12 +64,13 @@
 // The primary (a network store) sits behind a circuit breaker of package
 // circuit, which opens on the first failed call by default
 // ([DefaultFailures], [FallbackOptions.Breaker]). While it is closed every
-// call goes to the primary, exactly as without the composite. When it opens, the composite
-// creates a fresh secondary store ([FallbackOptions.NewSecondary], an empty
-// memory provider by default) and answers every call from it, the call that
-// failed included, so that a caller pays at most the one timeout that found
-// the primary down. The secondary is the authority for the whole outage:
-// Add, CompareAndSwap, reads and writes all go to it.
+// call goes to the primary, exactly as without the composite. When it
+// opens, the composite creates a fresh secondary store
+// ([FallbackOptions.NewSecondary], an empty memory provider by default) and
+// answers every call from it, the call that failed included, so that a
+// caller pays at most the one timeout that found the primary down. The
+// secondary is the authority for the whole outage: Add, CompareAndSwap,
+// reads and writes all go to it.
 //
 // Why a fresh store each time: a store kept from an earlier outage would
 // hold entries and tag records that the primary invalidated since, by this
@@ -85,12 +86,19 @@
 // once per cool-down; when it answers, the journal is replayed on it
 // (state [Reconciling], still serving from the secondary) and only when the
 // journal is empty does the primary become the authority again. The last
-// round of replay holds the lock that journaling takes, so no write can slip
+// round of replay holds a gate that journaling takes, so no write can slip
 // between the final replay and the switch; reads never wait for it. Adds and
 // CompareAndSwaps made on the secondary are not journaled: they create
 // leases, entries and tag records there, none of which makes anything in
 // the primary stale, and none of which is copied back. The retired
 // secondary is closed once the calls using it have returned.
+//
+// A write sent to the primary before the switch may land there late (a
+// frozen server resumes with it in its socket), even after the replay.
+// That is harmless: a loader's store is a CompareAndSwap against its lease,
+// which fails if the replay deleted the key, and stamps the entry with tag
+// versions that are dead if the replay deleted a tag record; any other late
+// write is one its caller saw fail.
 //
 // What this guarantees, and what it does not:
 //
@@ -115,19 +123,23 @@
 // flag CACHE_MIGRATE_CUTOVER read by aside.OptionsFromEnv). Every write goes
 // to the primary, then the same operation to the secondary (Set as Set, Add
 // as Add, CompareAndSwap as CompareAndSwap: never the primary's result as a
-// Set), so the secondary stays warm and consistent. A write holds its keys'
-// stripes (each key hashes to one of 256) until both stores have answered,
-// so both see the writes of a key in one order: two invalidations of a tag
-// crossing between the stores would leave the secondary with the older
-// version, under which entries the newer one killed are valid again. A
-// DeletePattern holds no stripe (it would stop every write while it scans);
-// a write that overlapped one is journaled, as below. The primary is the authority: its answer is the
-// composite's answer. Unless it is the in-process memory provider, the
-// secondary sits behind a circuit breaker that opens on its first failure;
-// while it is open no caller calls the secondary (the reconciler alone
-// probes it once per cool-down), so an operation pays at most the one
-// timeout that opened it. A write the secondary misses, failed or skipped,
-// is journaled for the secondary and replayed there once it answers.
+// Set), so the secondary stays warm and consistent. The primary is the
+// authority: its answer is the composite's answer.
+//
+// A write holds its keys' stripes (each key hashes to one of 256) until
+// both stores have answered, so both see the writes of a key in one order:
+// two invalidations of a tag crossing between the stores would leave the
+// secondary with the older version, under which entries the newer one
+// killed are valid again. A DeletePattern holds no stripe (it would stop
+// every write while it scans the store); a write that overlapped one is
+// journaled, as below.
+//
+// Unless it is the in-process memory provider, the secondary sits behind a
+// circuit breaker that opens on its first failure; while it is open no
+// caller calls the secondary (the reconciler alone probes it once per
+// cool-down), so an operation pays at most the one timeout that opened it.
+// A write the secondary misses, failed or skipped, is journaled for the
+// secondary and replayed there once it answers.
 //
 // With [MigrateOptions.ReadThrough], a read that misses on the primary is
 // asked of the secondary, unless the key is in the secondary's journal (or

@@ -48,6 +48,19 @@ type Config struct {
 	// (CACHE_PROVIDER=upstash).
 	UpstashURL   string `env:"UPSTASH_REDIS_REST_URL"`
 	UpstashToken string `env:"UPSTASH_REDIS_REST_TOKEN"`
+
+	// Two stores at once (provider/dual; see env_migrate.go).
+	//
+	// CACHE_MIGRATE_FROM: memory or redis, the store being moved away
+	// from, while CACHE_PROVIDER names the one moved to: every write goes
+	// to both. Default empty: no migration.
+	MigrateFrom string `env:"CACHE_MIGRATE_FROM"`
+	// CACHE_MIGRATE_CUTOVER: false (default) serves from CACHE_MIGRATE_FROM,
+	// true from CACHE_PROVIDER (the guide's ENABLE_UPSTASH).
+	MigrateCutover string `env:"CACHE_MIGRATE_CUTOVER"`
+	// CACHE_FALLBACK: memory serves from an in-process store while
+	// CACHE_PROVIDER is unavailable. Default empty: no fallback.
+	Fallback string `env:"CACHE_FALLBACK"`
 }
 
 // FromEnv builds a Cache from environment variables; see Config for each
@@ -126,7 +139,7 @@ func (cfg Config) Options() (Options, error) {
 	default:
 		return o, fmt.Errorf("%w: CACHE_PROVIDER=%q: want memory, redis or upstash", ErrConfig, cfg.Provider)
 	}
-	return o, nil
+	return cfg.dualOptions(o, timeout)
 }
 
 // parseSeconds accepts whole seconds ("3600") or a Go duration ("1h30m").

@@ -95,7 +95,7 @@ func (cfg Config) dualOptions(o Options, timeout time.Duration) (Options, error)
 	if from == "memory" {
 		oldStore, err = newMemory()
 	} else {
-		oldStore, err = redisFromEnv(cfg, timeout)
+		oldStore, err = redisFromEnv(cfg, timeout, o.Logger)
 	}
 	if err != nil {
 		_ = newStore.Close()

@@ -344,16 +344,19 @@ func (p *Provider) post(deadline time.Time, path string, body []byte, b64 bool, 
 	res, err := p.client.Do(req)
 	if err != nil {
 		err = transportErr(err)
-		switch {
-		case p.life.Err() != nil:
-			return 0, nil, &failure{errClosed, final}
-		case ctx.Err() != nil:
-			return 0, nil, &failure{fmt.Errorf("%w (%w)", ctx.Err(), err), final}
-		case neverSent(err):
+		if neverSent(err) {
+			if ctx.Err() != nil || p.life.Err() != nil {
+				return 0, nil, p.ended(ctx, err)
+			}
 			return 0, nil, &failure{fmt.Errorf("cannot reach the server: %w", err), unsent}
 		}
+		// It may have reached the server, which bills what it runs even
+		// when nobody waits for the reply.
 		p.count(body, n)
 		p.stats.unconfirmed.Add(int64(n))
+		if ctx.Err() != nil || p.life.Err() != nil {
+			return 0, nil, p.ended(ctx, err)
+		}
 		return 0, nil, &failure{fmt.Errorf("the request failed without a reply: %w", err), ambiguous}
 	}
 	p.count(body, n)
@@ -366,10 +369,9 @@ func (p *Provider) post(deadline time.Time, path string, body []byte, b64 bool, 
 	switch {
 	case errors.Is(err, errTooBig):
 		return 0, nil, &failure{fmt.Errorf("%w: a reply larger than Options.MaxResponseBytes (%d)", ErrProtocol, p.o.MaxResponseBytes), final}
-	case err != nil && p.life.Err() != nil:
-		return 0, nil, &failure{errClosed, final}
-	case err != nil && ctx.Err() != nil:
-		return 0, nil, &failure{fmt.Errorf("%w (%w)", ctx.Err(), err), final}
+	case err != nil && (ctx.Err() != nil || p.life.Err() != nil):
+		p.stats.unconfirmed.Add(int64(n))
+		return 0, nil, p.ended(ctx, err)
 	case err != nil:
 		p.stats.unconfirmed.Add(int64(n))
 		return 0, nil, &failure{fmt.Errorf("the reply was cut: %w", transportErr(err)), ambiguous}
@@ -387,6 +389,15 @@ func (p *Provider) post(deadline time.Time, path string, body []byte, b64 bool, 
 	default:
 		return 0, nil, &failure{fmt.Errorf("%w: HTTP status %d", ErrProtocol, s), final}
 	}
+}
+
+// ended is the failure of a request whose context ended: the provider
+// closed, or every caller's deadline passed.
+func (p *Provider) ended(ctx context.Context, err error) *failure {
+	if p.life.Err() != nil {
+		return &failure{errClosed, final}
+	}
+	return &failure{fmt.Errorf("%w (%w)", ctx.Err(), transportErr(err)), final}
 }
 
 func (p *Provider) count(body []byte, n int) {

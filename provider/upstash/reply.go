@@ -342,13 +342,9 @@ func (p *parser) literalErr(s string) error {
 func (p *parser) number() (value, error) {
 	start := p.i
 	p.eat('-')
-	digits := 0
-	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
-		p.i++
-		digits++
-	}
-	if digits == 0 {
-		return value{}, errReply
+	first := p.i
+	if !p.digits() || (p.b[first] == '0' && p.i-first > 1) {
+		return value{}, errReply // no digit, or a leading zero
 	}
 	integer := true
 	if p.eat('.') {

@@ -118,8 +118,21 @@ func (p *Provider) send(ctx context.Context, c *call) (outcome, error) {
 		dl = time.Now().Add(p.o.Timeout)
 	}
 	c.deadline, c.done = dl, make(chan struct{})
-	if !p.enqueue(c) {
+	direct, ok := p.enqueue(c)
+	if !ok {
 		return outcome{}, errClosed
+	}
+	if direct {
+		// A free slot and nobody waiting: the caller sends its own
+		// command, sparing two goroutine switches. The request is bound to
+		// the caller's ctx as well as to the provider's life.
+		rctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(p.life, cancel)
+		p.exchangeWithRetries(rctx, []*call{c})
+		stop()
+		cancel()
+		p.release()
+		return c.out, c.err
 	}
 	select {
 	case <-c.done:
@@ -131,15 +144,34 @@ func (p *Provider) send(ctx context.Context, c *call) (outcome, error) {
 	}
 }
 
-func (p *Provider) enqueue(c *call) bool {
+// enqueue queues c, or, when a request slot is free, no call waits and
+// BatchWait is off, takes the slot for c and reports direct: the caller
+// then sends c itself and calls release. ok is false once closed.
+func (p *Provider) enqueue(c *call) (direct, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed.Load() {
-		return false
+		return false, false
+	}
+	if len(p.queue) == 0 && p.inflight < p.o.MaxInFlight && p.o.BatchWait == 0 {
+		p.inflight++
+		p.senders.Add(1)
+		c.state.Store(taken)
+		return true, true
 	}
 	p.queue = append(p.queue, c)
 	p.kick()
-	return true
+	return false, true
+}
+
+// release gives back the slot of a direct send, and hands it to the calls
+// that queued meanwhile.
+func (p *Provider) release() {
+	p.mu.Lock()
+	p.inflight--
+	p.senders.Done()
+	p.startSender()
+	p.mu.Unlock()
 }
 
 // kick starts a sender if a request slot is free and the queue is ready to
@@ -186,7 +218,7 @@ func (p *Provider) sender() {
 		if batch == nil {
 			return
 		}
-		p.exchangeWithRetries(batch)
+		p.exchangeWithRetries(p.life, batch)
 	}
 }
 
@@ -234,10 +266,11 @@ func (f *failure) Error() string { return f.err.Error() }
 func (f *failure) Unwrap() error { return f.err }
 
 // exchangeWithRetries sends batch, and sends again what may be sent again,
-// within each call's deadline, then gives every call its outcome.
-func (p *Provider) exchangeWithRetries(batch []*call) {
+// within each call's deadline, then gives every call its outcome. The
+// requests end with ctx: the provider's life, or a direct caller's context.
+func (p *Provider) exchangeWithRetries(ctx context.Context, batch []*call) {
 	for {
-		outs, f := p.exchange(batch)
+		outs, f := p.exchange(ctx, batch)
 		if f == nil {
 			for i, c := range batch {
 				c.finish(outs[i], nil)
@@ -269,10 +302,14 @@ func (p *Provider) exchangeWithRetries(batch []*call) {
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
-		case <-p.life.Done():
+		case <-ctx.Done():
 			t.Stop()
+			err := ctx.Err()
+			if p.life.Err() != nil {
+				err = errClosed
+			}
 			for _, c := range again {
-				c.finish(outcome{}, errClosed)
+				c.finish(outcome{}, err)
 			}
 			return
 		}
@@ -289,7 +326,7 @@ func (p *Provider) backoff(try int) time.Duration {
 
 // exchange sends batch in one request (POST / for one command, /pipeline
 // for more) and returns one outcome per call, or why there are none.
-func (p *Provider) exchange(batch []*call) ([]outcome, *failure) {
+func (p *Provider) exchange(ctx context.Context, batch []*call) ([]outcome, *failure) {
 	var body []byte
 	path := "/"
 	if len(batch) == 1 {
@@ -316,7 +353,7 @@ func (p *Provider) exchange(batch []*call) ([]outcome, *failure) {
 			deadline = c.deadline
 		}
 	}
-	status, resp, f := p.post(deadline, path, body, batch[0].b64, len(batch))
+	status, resp, f := p.post(ctx, deadline, path, body, batch[0].b64, len(batch))
 	if f != nil {
 		return nil, f
 	}
@@ -326,8 +363,8 @@ func (p *Provider) exchange(batch []*call) ([]outcome, *failure) {
 // post sends one request and reads its reply. b64 asks for base64 strings
 // in the reply (Upstash-Encoding). n is the number of commands it carries,
 // for the counters.
-func (p *Provider) post(deadline time.Time, path string, body []byte, b64 bool, n int) (int, []byte, *failure) {
-	ctx, cancel := context.WithDeadline(p.life, deadline)
+func (p *Provider) post(base context.Context, deadline time.Time, path string, body []byte, b64 bool, n int) (int, []byte, *failure) {
+	ctx, cancel := context.WithDeadline(base, deadline)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, bytes.NewReader(body))
 	if err != nil {

@@ -100,7 +100,6 @@ func (f *faulty) requests() []string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 // newFaulty serves the emulator behind plan and returns a provider on it.
 func newFaulty(t *testing.T, plan func(n int, body string) action, o upstash.Options) (*faulty, *fixture, *upstash.Provider) {
 	t.Helper()

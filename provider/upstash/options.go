@@ -19,8 +19,10 @@ const (
 	DefaultScanTimeout = 2 * time.Second
 	// DefaultScanCount is the COUNT hint of each SCAN of DeletePattern.
 	DefaultScanCount = 1000
-	// DefaultMaxInFlight is how many HTTP requests may run at once.
-	DefaultMaxInFlight = 4
+	// DefaultMaxInFlight is how many HTTP requests may run at once: two,
+	// so that one can be on the wire while the calls made meanwhile gather
+	// for the next. Over HTTP/2 they share one connection.
+	DefaultMaxInFlight = 2
 	// DefaultMaxBatch is the most commands one pipeline request carries.
 	DefaultMaxBatch = 256
 	// DefaultMaxBatchBytes is the body size past which a pipeline request
@@ -65,7 +67,8 @@ type Options struct {
 	// Commands made while all of them are busy wait and leave together, in
 	// the order they were made, in the next /pipeline request: the busier
 	// the provider, the more commands each request carries. Default
-	// [DefaultMaxInFlight] (4).
+	// [DefaultMaxInFlight] (2). More lets a slow request (a large value)
+	// hold up fewer calls, at the price of more, emptier requests.
 	MaxInFlight int
 
 	// MaxBatch is the most commands one pipeline request carries. Default

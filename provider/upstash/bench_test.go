@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"strings"
@@ -134,10 +135,23 @@ func BenchmarkStoredBytes(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	r := rand.New(rand.NewPCG(1, 2))
+	products := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{
+				"id": r.IntN(1e6), "name": fmt.Sprintf("Product %x", r.Uint64()), "price": float64(r.IntN(10000)) / 100,
+				"stock": r.IntN(500), "tags": []string{fmt.Sprint("t", r.IntN(50)), fmt.Sprint("t", r.IntN(50))},
+			}
+		}
+		return out
+	}
 	payloads := map[string]any{
-		"user":       map[string]any{"id": 42, "name": "Ada Lovelace", "email": "ada@example.com", "roles": []string{"admin", "dev"}},
-		"page-50":    strings.Repeat(`{"id":1234,"name":"Product name","price":19.99,"tags":["a","b"]},`, 50),
-		"json-64KiB": strings.Repeat(`{"id":1234,"name":"Product name","price":19.99,"description":"A product."},`, 800),
+		"user":          map[string]any{"id": 42, "name": "Ada Lovelace", "email": "ada@example.com", "roles": []string{"admin", "dev"}},
+		"page-of-50":    products(50),
+		"list-of-800":   products(800),
+		"random-4KiB":   randomBytes(r, 4096),
+		"html-like-8KB": strings.Repeat("<div class=\"product\"><h2>Teapot</h2><p>Holds tea.</p></div>\n", 130),
 	}
 	for name, v := range payloads {
 		frame, _, err := cd.Marshal(nil, v)
@@ -162,4 +176,12 @@ func BenchmarkStoredBytes(b *testing.B) {
 			b.ReportMetric(float64(stored)/float64(len(frame)), "stored/frame")
 		})
 	}
+}
+
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }

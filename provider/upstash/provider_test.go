@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/upstash"
 	"github.com/aside-go/aside/provider/upstash/emulator"
 )
@@ -118,5 +119,26 @@ func TestStoredSizeIsTheBase64OfTheValue(t *testing.T) {
 		stored, err := f.rdb.StrLen(ctx, k).Result()
 		require.NoError(t, err)
 		require.EqualValues(t, 4*((n+2)/3), stored, "value of %d bytes", n)
+	}
+}
+
+// Scripts run with and without Upstash's allow-key-locking flag; the
+// emulator, like Upstash, accepts both.
+func TestScriptsWithAndWithoutKeyLocking(t *testing.T) {
+	for _, global := range []bool{false, true} {
+		t.Run(map[bool]string{false: "allow-key-locking", true: "GlobalScriptLock"}[global], func(t *testing.T) {
+			f := newFixture(t, emulator.Options{})
+			p := f.provider(t, upstash.Options{GlobalScriptLock: global})
+			ctx := ctxFor(t)
+			pre := prefix(t)
+			require.NoError(t, p.Set(ctx, pre+"a", []byte("old"), 0))
+			ok, err := p.CompareAndSwap(ctx, pre+"a", []byte("old"), []byte("new"), time.Minute)
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.NoError(t, p.SetMulti(ctx, []provider.Item{{Key: pre + "b", Value: []byte("1")}, {Key: pre + "c", Value: []byte("2")}}))
+			res, err := p.AddMulti(ctx, []provider.Item{{Key: pre + "b", Value: []byte("x")}, {Key: pre + "d", Value: []byte("y")}})
+			require.NoError(t, err)
+			require.Equal(t, []provider.AddResult{{Added: false, Existing: []byte("1")}, {Added: true}}, res)
+		})
 	}
 }

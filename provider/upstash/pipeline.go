@@ -169,8 +169,8 @@ func (p *Provider) enqueue(c *call) (direct, ok bool) {
 func (p *Provider) release() {
 	p.mu.Lock()
 	p.inflight--
+	p.startSender() // before Done, so that the count never drops to zero between them
 	p.senders.Done()
-	p.startSender()
 	p.mu.Unlock()
 }
 

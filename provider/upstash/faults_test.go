@@ -20,7 +20,10 @@ import (
 )
 
 // Under every fault the emulator injects, aside.Remember returns the
-// loader's value to every caller, and the fault really happened.
+// loader's value to every caller, and the fault really happened. (Which
+// requests meet a fault depends on timing, and the circuit breaker soon
+// stops calls to a failing store, so the retries themselves are checked
+// where they are deterministic, in retry_test.go.)
 func TestRememberSurvivesEveryFault(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -41,7 +44,7 @@ func TestRememberSurvivesEveryFault(t *testing.T) {
 		{"5xx on a third of the requests", emulator.Faults{ServerErrorRate: 0.3}, 0,
 			func(t *testing.T, e emulator.Stats, s upstash.Stats) {
 				require.Positive(t, e.Faults.ServerErrors)
-				require.Positive(t, s.Retries, "reads were retried")
+				require.Positive(t, s.Unconfirmed, "the provider met them")
 			}},
 		{"quota errors on a third of the requests", emulator.Faults{QuotaRate: 0.3, Quota: emulator.QuotaDailyRequests}, 0,
 			func(t *testing.T, e emulator.Stats, s upstash.Stats) {
@@ -58,7 +61,7 @@ func TestRememberSurvivesEveryFault(t *testing.T) {
 		{"connections dropped before the request runs", emulator.Faults{DropRate: 0.3}, 0,
 			func(t *testing.T, e emulator.Stats, s upstash.Stats) {
 				require.Positive(t, e.Faults.Dropped)
-				require.Positive(t, s.Retries)
+				require.Positive(t, s.Unconfirmed, "the provider met them")
 			}},
 		{"connections dropped after the request ran", emulator.Faults{DropAfterRate: 0.3}, 0,
 			func(t *testing.T, e emulator.Stats, s upstash.Stats) {

@@ -313,18 +313,21 @@ func TestAReadQueuedAfterAWriteSeesIt(t *testing.T) {
 	require.NoError(t, p.Set(ctx, k, []byte("old"), 0))
 	hold.Store(true)
 
+	// The pauses order the calls' arrival in the queue; they are long so
+	// that a busy machine does not reorder the goroutines.
+	const pause = 200 * time.Millisecond
 	var wg sync.WaitGroup
 	wg.Go(func() { assert.NoError(t, p.Ping(ctx)) }) // takes the slot and blocks
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(pause)
 	wg.Go(func() { assert.NoError(t, p.Set(ctx, k, []byte("new"), 0)) })
-	time.Sleep(50 * time.Millisecond) // the SET is queued before the GET
+	time.Sleep(pause) // the SET is queued before the GET
 	var got []byte
 	wg.Go(func() {
 		var err error
 		got, err = p.Get(ctx, k)
 		assert.NoError(t, err)
 	})
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(pause)
 	close(release)
 	wg.Wait()
 	require.Equal(t, []byte("new"), got)
@@ -393,7 +396,7 @@ func TestCloseFailsWaitingCalls(t *testing.T) {
 // BatchWait holds a lone request to gather the calls that follow.
 func TestBatchWaitGathersCalls(t *testing.T) {
 	f := newFixture(t, emulator.Options{})
-	p := f.provider(t, upstash.Options{BatchWait: 50 * time.Millisecond, Timeout: 5 * time.Second})
+	p := f.provider(t, upstash.Options{BatchWait: 300 * time.Millisecond, Timeout: 5 * time.Second})
 	ctx := ctxFor(t)
 	f.emu.ResetStats()
 	var wg sync.WaitGroup
@@ -406,5 +409,5 @@ func TestBatchWaitGathersCalls(t *testing.T) {
 	wg.Wait()
 	s := f.emu.Stats()
 	require.EqualValues(t, 10, s.Commands)
-	require.LessOrEqual(t, s.Requests, int64(3), "10 calls within 50 ms share a request or two")
+	require.LessOrEqual(t, s.Requests, int64(3), "10 calls started together share a request or two")
 }

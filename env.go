@@ -31,7 +31,7 @@ type Config struct {
 	MemoryMaxBytes string `env:"CACHE_MEMORY_MAX_BYTES"`
 	// CACHE_TIMEOUT: bound on each call to a network provider, in
 	// milliseconds ("250") or a Go duration ("250ms"). Default: the
-	// provider's own (250ms for Redis).
+	// provider's own (250ms for Redis, 500ms for Upstash).
 	Timeout string `env:"CACHE_TIMEOUT"`
 	// LOG_LEVEL: debug, info, warn or error. When set, the cache logs to
 	// standard error at that level; unset, it logs nothing. With
@@ -45,7 +45,9 @@ type Config struct {
 	// Cluster; when set, REDIS_URL supplies only credentials and TLS.
 	RedisClusterAddrs string `env:"REDIS_CLUSTER_ADDRS"`
 	// UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN
-	// (CACHE_PROVIDER=upstash).
+	// (CACHE_PROVIDER=upstash): the database's REST URL (https://, or
+	// http:// to a loopback host such as cmd/upstash-local) and its
+	// standard REST token.
 	UpstashURL   string `env:"UPSTASH_REDIS_REST_URL"`
 	UpstashToken string `env:"UPSTASH_REDIS_REST_TOKEN"`
 
@@ -135,7 +137,11 @@ func (cfg Config) Options() (Options, error) {
 		}
 		o.Provider = pr
 	case "upstash":
-		return o, fmt.Errorf("%w: CACHE_PROVIDER=upstash: the Upstash REST provider is not built yet; use memory or redis", ErrConfig)
+		pr, err := upstashFromEnv(cfg, timeout)
+		if err != nil {
+			return o, err
+		}
+		o.Provider = pr
 	default:
 		return o, fmt.Errorf("%w: CACHE_PROVIDER=%q: want memory, redis or upstash", ErrConfig, cfg.Provider)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/aside-go/aside/provider"
@@ -191,7 +189,7 @@ func (c *Cache) stores() []store {
 		}
 		p = u.Unwrap()
 	}
-	return []store{{stats: ProviderStats{Name: kindOf(c.p)}, p: c.p}}
+	return []store{{stats: ProviderStats{Name: provider.Name(c.p)}, p: c.p}}
 }
 
 // providers returns the stores with their billing.
@@ -236,37 +234,6 @@ func find[T any](p provider.Provider) (T, bool) {
 	}
 	var zero T
 	return zero, false
-}
-
-// kindOf names a provider by the package of the innermost one under its
-// wrappers: "memory", "redis", "upstash"...
-func kindOf(p provider.Provider) string {
-	for {
-		u, ok := p.(provider.Unwrapper)
-		if !ok {
-			break
-		}
-		inner := u.Unwrap()
-		if inner == nil {
-			break
-		}
-		p = inner
-	}
-	t := reflect.TypeOf(p)
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "unknown"
-	}
-	path := t.PkgPath()
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		path = path[i+1:]
-	}
-	if path == "" {
-		return t.Name()
-	}
-	return path
 }
 
 // sizeOf returns the bytes the stores that say (provider.Sizer) hold, and

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"time"
 )
 
@@ -57,4 +59,33 @@ type Composite interface {
 // breaker, an instrumented provider). Unwrap returns the wrapped provider.
 type Unwrapper interface {
 	Unwrap() Provider
+}
+
+// Name says what p is, for stats and metric labels: the name of the package
+// of the innermost provider under p's wrappers (Unwrapper), such as
+// "memory", "redis" or "upstash".
+func Name(p Provider) string {
+	for {
+		u, ok := p.(Unwrapper)
+		if !ok {
+			break
+		}
+		inner := u.Unwrap()
+		if inner == nil {
+			break
+		}
+		p = inner
+	}
+	t := reflect.TypeOf(p)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "unknown"
+	}
+	path := t.PkgPath()
+	if path == "" {
+		return t.Name()
+	}
+	return path[strings.LastIndexByte(path, '/')+1:]
 }

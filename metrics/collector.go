@@ -44,11 +44,11 @@ type Collector struct {
 	inst   []*Provider
 	stats  []statMetric
 
-	circuitState, keys, memBytes, memMax                                   *prometheus.Desc
-	billedCommands, billedRequests, billedBytes                            *prometheus.Desc
-	memberReads, memberErrors, memberCalls, memberSeconds                  *prometheus.Desc
+	circuitState, keys, memBytes, memMax                                  *prometheus.Desc
+	billedCommands, billedRequests, billedBytes                           *prometheus.Desc
+	memberReads, memberErrors, memberCalls, memberSeconds                 *prometheus.Desc
 	monthCommands, monthBytes, projCommands, projBytes, budCmds, budBytes *prometheus.Desc
-	routeRequests                                                          *prometheus.Desc
+	routeRequests                                                         *prometheus.Desc
 }
 
 // statMetric is one metric read straight from a Stats field.

@@ -63,7 +63,10 @@
     text('lifetime-hit-rate', s.hits + s.misses ? pct(s.hit_rate) : '—');
     text('circuit-opens', num(s.circuit_opens));
     text('circuit-rejected', num(s.rejected));
-    text('savings', s.raw_bytes ? pct(s.savings) : '—');
+    // The share compression saved, from the bytes it removed (which only
+    // grow): small values stored raw with a frame header count as nothing
+    // saved, never as a negative saving.
+    text('savings', s.raw_bytes ? pct(s.compression_saved_bytes / s.raw_bytes) : '—');
     text('saved-bytes', bytes(s.compression_saved_bytes));
     text('keys', s.keys >= 0 ? num(s.keys) : '—');
     text('memory', s.bytes >= 0 ? bytes(s.bytes) + ' of ' + bytes(s.max_bytes) : 'size unknown');

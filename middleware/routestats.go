@@ -32,11 +32,14 @@ const OtherRoute = "(other)"
 //
 // and hand it to AdminConfig.Routes (the status page's per-route table) and
 // to package metrics (aside_route_requests_total). All methods are safe for
-// concurrent use; counting a request costs a header read, a map lookup and
-// an atomic add.
+// concurrent use; counting a request costs a header read, a lock-free map
+// lookup and an atomic add, and allocates nothing.
 type RouteStats struct {
-	m sync.Map // route -> *routeCounters
-	n atomic.Int64
+	// routes is read without a lock or an allocation on every request and
+	// replaced by a copy under mu when a route is seen for the first time
+	// (at most MaxRoutes+1 times).
+	routes atomic.Pointer[map[string]*routeCounters]
+	mu     sync.Mutex
 }
 
 type routeCounters struct {
@@ -104,27 +107,48 @@ func (s *RouteStats) counters(route string) *routeCounters {
 	if route == "" {
 		route = OtherRoute
 	}
-	if rc, ok := s.m.Load(route); ok {
-		return rc.(*routeCounters)
+	if m := s.routes.Load(); m != nil {
+		if rc, ok := (*m)[route]; ok {
+			return rc
+		}
 	}
-	if s.n.Load() >= MaxRoutes {
-		route = OtherRoute
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.routes.Load()
+	if old != nil {
+		if rc, ok := (*old)[route]; ok {
+			return rc
+		}
+		if len(*old) >= MaxRoutes {
+			if rc, ok := (*old)[OtherRoute]; ok {
+				return rc
+			}
+			route = OtherRoute
+		}
 	}
-	rc, loaded := s.m.LoadOrStore(route, new(routeCounters))
-	if !loaded {
-		s.n.Add(1)
+	next := make(map[string]*routeCounters, 1)
+	if old != nil {
+		next = make(map[string]*routeCounters, len(*old)+1)
+		for k, v := range *old {
+			next[k] = v
+		}
 	}
-	return rc.(*routeCounters)
+	rc := new(routeCounters)
+	next[route] = rc
+	s.routes.Store(&next)
+	return rc
 }
 
 // Routes returns the counts, sorted by route.
 func (s *RouteStats) Routes() []RouteCount {
-	var out []RouteCount
-	s.m.Range(func(k, v any) bool {
-		rc := v.(*routeCounters)
-		out = append(out, RouteCount{Route: k.(string), Hits: rc.hits.Load(), Stale: rc.stale.Load(), Misses: rc.misses.Load(), Bypass: rc.bypass.Load()})
-		return true
-	})
+	m := s.routes.Load()
+	if m == nil {
+		return nil
+	}
+	out := make([]RouteCount, 0, len(*m))
+	for route, rc := range *m {
+		out = append(out, RouteCount{Route: route, Hits: rc.hits.Load(), Stale: rc.stale.Load(), Misses: rc.misses.Load(), Bypass: rc.bypass.Load()})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
 	return out
 }

@@ -97,7 +97,6 @@ func (c *Cache) retryInvalidation(tags []string, items []provider.Item, deadline
 	}
 }
 
-
 // pendingTags counts, per tag, the pending invalidations that name it.
 type pendingTags struct {
 	n  atomic.Int64 // tags with a pending invalidation; 0 keeps reads off the lock

@@ -44,6 +44,17 @@ type Config struct {
 	// REDIS_CLUSTER_ADDRS: comma-separated host:port seeds of a Redis
 	// Cluster; when set, REDIS_URL supplies only credentials and TLS.
 	RedisClusterAddrs string `env:"REDIS_CLUSTER_ADDRS"`
+	// CACHE_MONTHLY_COMMAND_BUDGET: billed commands a calendar month may
+	// use (Upstash's free tier: 500000). Default: no budget.
+	MonthlyCommandBudget string `env:"CACHE_MONTHLY_COMMAND_BUDGET"`
+	// CACHE_MONTHLY_BANDWIDTH_BUDGET: billed bytes a calendar month may
+	// use, as a number of bytes or with a unit: 10GB (decimal, as Upstash
+	// bills), 512MiB (binary). Default: no budget.
+	MonthlyBandwidthBudget string `env:"CACHE_MONTHLY_BANDWIDTH_BUDGET"`
+	// CACHE_BUDGET_WARN_AT: the share of a budget at which Health turns
+	// degraded and an alert fires, 0 to 1 ("0.8") or a percentage ("80%").
+	// Default 0.8.
+	BudgetWarnAt string `env:"CACHE_BUDGET_WARN_AT"`
 	// UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN
 	// (CACHE_PROVIDER=upstash): the database's REST URL (https://, or
 	// http:// to a loopback host such as cmd/upstash-local) and its
@@ -118,6 +129,9 @@ func (cfg Config) Options() (Options, error) {
 		}
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	}
+	if o.Budget, err = cfg.budget(); err != nil {
+		return o, err
+	}
 	// Every variable is checked whatever the provider, so that a typo fails
 	// now rather than on the day the provider changes.
 	var timeout time.Duration
@@ -167,4 +181,62 @@ func parseSeconds(name, s string, zeroOK bool) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: %s=%q: must be positive", ErrConfig, name, s)
 	}
 	return d, nil
+}
+
+// budget reads the CACHE_MONTHLY_* and CACHE_BUDGET_WARN_AT variables.
+func (cfg Config) budget() (Budget, error) {
+	var b Budget
+	if s := strings.TrimSpace(cfg.MonthlyCommandBudget); s != "" {
+		n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+		if err != nil || n < 0 {
+			return b, fmt.Errorf("%w: CACHE_MONTHLY_COMMAND_BUDGET=%q: want a number of commands, like 500000", ErrConfig, s)
+		}
+		b.MonthlyCommands = n
+	}
+	if s := strings.TrimSpace(cfg.MonthlyBandwidthBudget); s != "" {
+		n, ok := parseBytes(s)
+		if !ok {
+			return b, fmt.Errorf("%w: CACHE_MONTHLY_BANDWIDTH_BUDGET=%q: want bytes, like 10GB, 512MiB or 10000000000", ErrConfig, s)
+		}
+		b.MonthlyBandwidth = n
+	}
+	if s := strings.TrimSpace(cfg.BudgetWarnAt); s != "" {
+		v, pct := strings.CutSuffix(s, "%")
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if pct {
+			f /= 100
+		}
+		if err != nil || !(f > 0 && f <= 1) {
+			return b, fmt.Errorf("%w: CACHE_BUDGET_WARN_AT=%q: want a share between 0 and 1 (0.8) or a percentage (80%%)", ErrConfig, s)
+		}
+		b.WarnAt = f
+	}
+	return b, nil
+}
+
+// byteUnits are the units parseBytes accepts, longest suffix first.
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// parseBytes reads "10GB", "512 MiB", "1.5GB" or "10000000000".
+func parseBytes(s string) (int64, bool) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, unit := range byteUnits {
+		if num, ok := strings.CutSuffix(u, unit.suffix); ok {
+			u, mult = strings.TrimSpace(num), unit.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(u, 64)
+	if err != nil || !(f >= 0) || f*float64(mult) >= 1<<63 { // !(f >= 0) also refuses NaN
+		return 0, false
+	}
+	return int64(f * float64(mult)), true
 }

@@ -58,7 +58,7 @@ func Tags(tags ...string) Option { return Option{kind: optTags, tags: tags} }
 // FailureBudget is shared by the calls that make up one operation, such as
 // an HTTP request the middleware answers with a lookup and then a
 // revalidation, so that the operation pays for at most one provider failure:
-// once a call given the budget (with the Budget option) saw the provider fail
+// once a call given the budget (with the SharedBudget option) saw the provider fail
 // or time out, later calls given it skip the provider: their reads are
 // misses and the writes of their loads are skipped. A single Get or
 // Remember already works this way on its own. The zero value is ready to
@@ -74,9 +74,9 @@ func (b *FailureBudget) spend() {
 	}
 }
 
-// Budget makes the call share b with the other calls of its operation; see
+// SharedBudget makes the call share b with the other calls of its operation; see
 // FailureBudget. A nil b does nothing.
-func Budget(b *FailureBudget) Option { return Option{kind: optBudget, budget: b} }
+func SharedBudget(b *FailureBudget) Option { return Option{kind: optBudget, budget: b} }
 
 // grace is how long the provider keeps an entry past its freshness.
 func (o *callOptions) grace() time.Duration { return max(o.swr, o.sie) }

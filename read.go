@@ -234,10 +234,13 @@ func (c *Cache) failed(ctx context.Context, msg, key string, err error) {
 		return
 	}
 	c.stats.errors.Add(1)
+	if isTimeout(err) && ctx.Err() == nil {
+		c.stats.timeouts.Add(1)
+	}
 	if key == "" {
 		c.log.WarnContext(ctx, msg, "err", err)
 	} else {
-		c.log.WarnContext(ctx, msg, "key", key, "err", err)
+		c.log.WarnContext(ctx, msg, "key", logKey(key), "err", err)
 	}
 }
 

@@ -73,6 +73,7 @@ var (
 	_ provider.MultiAdder     = (*Provider)(nil)
 	_ provider.PatternDeleter = (*Provider)(nil)
 	_ provider.Counter        = (*Provider)(nil)
+	_ provider.Sizer          = (*Provider)(nil)
 )
 
 // New returns a Provider configured by opts.
@@ -326,6 +327,18 @@ func (p *Provider) Len(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return int64(p.cache.EstimatedSize()), nil
+}
+
+// Size returns the bytes the entries are charged for (see Options.MaxBytes:
+// keys, allocated values and EntryOverhead each) and MaxBytes. It first
+// applies the writes the engine has buffered (and reclaims expired
+// entries), so that a write that returned is counted.
+func (p *Provider) Size(ctx context.Context) (used, limit int64, err error) {
+	if err := p.check(ctx); err != nil {
+		return 0, 0, err
+	}
+	p.cache.CleanUp()
+	return int64(p.cache.WeightedSize()), p.maxBytes, nil
 }
 
 func (p *Provider) check(ctx context.Context) error {

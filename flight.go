@@ -155,3 +155,8 @@ func (g *flightGroup) done(f *flight) {
 }
 
 var errGoexit = errors.New("aside: loader called runtime.Goexit")
+
+// errNotReturned ends the flight of a key that a RememberMany loader did not
+// return: a Remember that joined it loads the key itself; a RememberMany
+// that joined it answers "not found", as its own loader did.
+var errNotReturned = errors.New("aside: the batch loader did not return this key")

@@ -31,6 +31,8 @@ type Stats struct {
 	EncodedBytes         int64 `json:"encoded_bytes"` // the codec's output for them: after compression
 	StoredBytes          int64 `json:"stored_bytes"`  // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
 	Redactions           int64 `json:"redactions"`    // values the redaction filter removed or masked before storage (struct fields, map entries, JSON members)
+	BatchHits            int64 `json:"batch_hits"`    // keys of GetMany and RememberMany served from the cache (also in Hits)
+	BatchMisses          int64 `json:"batch_misses"`  // keys of GetMany and RememberMany that missed (also in Misses)
 	// Circuit is the state of the circuit breaker in front of the provider
 	// ("closed", "half-open", "open"), or "" when there is none (the memory
 	// provider, or Options.Breaker.Disabled). CircuitOpens counts how often
@@ -67,6 +69,7 @@ type counters struct {
 	errors, decodeFailures, invalidations, patternDeletes     atomic.Int64
 	repairs, invalidationsPending, invalidationRetries        atomic.Int64
 	rawBytes, encodedBytes, storedBytes                       atomic.Int64
+	batchHits, batchMisses                                    atomic.Int64
 	redactions                                                redact.Tally
 }
 
@@ -95,6 +98,8 @@ func (c *Cache) Stats() Stats {
 		EncodedBytes:         c.stats.encodedBytes.Load(),
 		StoredBytes:          c.stats.storedBytes.Load(),
 		Redactions:           c.stats.redactions.Count(),
+		BatchHits:            c.stats.batchHits.Load(),
+		BatchMisses:          c.stats.batchMisses.Load(),
 		Keys:                 -1,
 	}
 	if c.breaker != nil {

@@ -81,6 +81,20 @@ func TestAKeyOfAnotherTypeIsReportedAsErrWrongType(t *testing.T) {
 				}
 				requireHashKept(t, k)
 			})
+			t.Run("GetAddMulti fails and leaves the hash", func(t *testing.T) {
+				k := hashAt(t)
+				for _, add := range [][]byte{nil, []byte("lease")} {
+					_, err := p.GetAddMulti(ctx, []provider.Fetch{{Key: prefix + "other", Add: add, TTL: time.Minute}, {Key: k, Add: add, TTL: time.Minute}})
+					requireWrongType(t, "GetAddMulti", err)
+					requireHashKept(t, k)
+				}
+			})
+			t.Run("CompareAndSwapMulti fails and leaves the hash", func(t *testing.T) {
+				k := hashAt(t)
+				_, err := p.CompareAndSwapMulti(ctx, []provider.Swap{{Key: k, Old: []byte("old"), New: []byte("new"), TTL: time.Minute}})
+				requireWrongType(t, "CompareAndSwapMulti", err)
+				requireHashKept(t, k)
+			})
 			t.Run("GetMulti", func(t *testing.T) {
 				k := hashAt(t)
 				other := prefix + "string"

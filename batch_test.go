@@ -461,7 +461,6 @@ func TestABatchLoadNeverUndoesAnInvalidation(t *testing.T) {
 	}
 }
 
-
 func TestRememberManyServesStaleEntriesAndRefreshesThemInOneBackgroundLoad(t *testing.T) {
 	c := newCache(t, aside.Options{})
 	ctx := context.Background()

@@ -35,7 +35,7 @@ func ExampleRememberMany() {
 	opts := []aside.Option{
 		aside.TTL(10 * time.Minute),
 		aside.TagsFor(func(key string) []string { return []string{key} }), // "user:2" on user 2's entry
-		aside.AbsentTTL(time.Minute), // remember that user 99 does not exist
+		aside.AbsentTTL(time.Minute),                                      // remember that user 99 does not exist
 	}
 
 	page, _ := aside.RememberMany(ctx, c, []int64{1, 2, 99}, key, loadUsers, opts...)

@@ -269,13 +269,17 @@ func (c *Cache) fetchMany(ctx context.Context, keys []string, n int, o *callOpti
 	ga, ok := c.p.(provider.MultiGetAdder)
 	if lease && ok {
 		keep := max(o.ttl+o.grace(), time.Millisecond)
-		keptUntil := time.Now().Add(2 * keep)
+		// One lease for every entry of the read, and one fresh record for
+		// every tag: a lease is only ever compared under its own key, and a
+		// record's version only with stamps of its own tag.
+		lease := newLease()
+		rec := newTagRecord(time.Time{}, time.Now().Add(2*keep))
 		fetches := make([]provider.Fetch, len(keys))
 		for i, k := range keys {
 			if i < n {
-				fetches[i] = provider.Fetch{Key: k, Add: newLease(), TTL: c.leaseTTL}
+				fetches[i] = provider.Fetch{Key: k, Add: lease, TTL: c.leaseTTL}
 			} else {
-				fetches[i] = provider.Fetch{Key: k, Add: newTagRecord(time.Time{}, keptUntil), TTL: 2 * keep}
+				fetches[i] = provider.Fetch{Key: k, Add: rec, TTL: 2 * keep}
 			}
 		}
 		res, err := ga.GetAddMulti(ctx, fetches)

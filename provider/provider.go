@@ -120,7 +120,9 @@ type Fetch struct {
 // order: Added when Add was stored, else Existing holds the value read (nil:
 // missing). Fetches apply in order, so a key fetched twice sees the first
 // fetch's Add; the group is not atomic, and on error some Adds may have been
-// applied. A key holding another type fails the call with ErrWrongType.
+// applied. A key holding another type fails the call with ErrWrongType when
+// its fetch has a value to add; a read-only fetch may read it as missing
+// instead (as GetMulti may).
 type MultiGetAdder interface {
 	GetAddMulti(ctx context.Context, fetches []Fetch) ([]AddResult, error)
 }

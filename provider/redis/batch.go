@@ -12,27 +12,37 @@ import (
 	"github.com/aside-go/aside/provider"
 )
 
-// getAddScript reads every key of KEYS and, for a missing key i whose
-// ARGV[2i-1] is not "-1", sets it to ARGV[2i] with PX ARGV[2i-1] (0: no
-// expiry). A missing key answers false (a nil reply). One command for a
-// whole batch on a standalone or Sentinel server.
+// getAddScript reads every key of KEYS with one MGET and, for a missing key
+// i whose ARGV[2i-1] is not "-1", sets it to ARGV[2i] with PX ARGV[2i-1]
+// (0: no expiry) and NX. A missing key answers false (a nil reply). Fetches
+// apply in order: a key added by an earlier fetch reads as what it added.
+// MGET reads a key of another type as missing; SET NX then refuses it, and
+// the GET that follows fails with WRONGTYPE. One command for a whole batch
+// on a standalone or Sentinel server.
 var getAddScript = goredis.NewScript(`
-local out = {}
+local vals = redis.call('MGET', unpack(KEYS))
+local added = {}
 for i, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
-  if v then
-    out[i] = v
-  else
+  if not vals[i] then
     local ttl = ARGV[2*i-1]
-    if ttl == '0' then
-      redis.call('SET', k, ARGV[2*i])
+    if added[k] then
+      vals[i] = added[k]
     elseif ttl ~= '-1' then
-      redis.call('SET', k, ARGV[2*i], 'PX', ttl)
+      local ok
+      if ttl == '0' then
+        ok = redis.call('SET', k, ARGV[2*i], 'NX')
+      else
+        ok = redis.call('SET', k, ARGV[2*i], 'NX', 'PX', ttl)
+      end
+      if ok then
+        added[k] = ARGV[2*i]
+      else
+        vals[i] = redis.call('GET', k)
+      end
     end
-    out[i] = false
   end
 end
-return out
+return vals
 `)
 
 // casMultiScript swaps every key of KEYS from ARGV[3i-2] to ARGV[3i-1] with

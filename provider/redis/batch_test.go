@@ -529,4 +529,3 @@ func TestClusterBatchAbilitiesSpanEveryMaster(t *testing.T) {
 		t.Fatal("a swap from the wrong value swapped")
 	}
 }
-

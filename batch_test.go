@@ -706,3 +706,40 @@ func TestTagsForAppliesToSingleKeyCallsToo(t *testing.T) {
 		require.False(t, found, k)
 	}
 }
+
+// A call whose budget is already spent reads nothing, tags included; when
+// it joins a load of its key that stamped tags, the flight's acceptability
+// check must not look for tag versions the call never read.
+func TestACallWithASpentBudgetJoinsATaggedLoad(t *testing.T) {
+	c := newCache(t, aside.Options{})
+	ctx := context.Background()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := aside.Remember(ctx, c, "k", func(context.Context) (string, error) {
+			close(started)
+			<-release
+			return "v", nil
+		}, aside.Tags("t"))
+		require.NoError(t, err)
+	}()
+	<-started
+	var b aside.FailureBudget
+	f := newFaulty(t)
+	spend := newCache(t, aside.Options{Provider: f})
+	f.fail.Store(true)
+	_, _, _ = aside.Get[string](ctx, spend, "x", aside.Budget(&b))
+	require.True(t, b.Spent())
+	go func() { time.Sleep(20 * time.Millisecond); close(release) }()
+	v, err := aside.Remember(ctx, c, "k", func(context.Context) (string, error) { return "own", nil }, aside.Tags("t"), aside.Budget(&b))
+	require.NoError(t, err)
+	require.Contains(t, []string{"v", "own"}, v)
+	got, err := aside.RememberMany(ctx, c, []int{1}, func(int) string { return "k" }, func(context.Context, []int) (map[int]string, error) {
+		return map[int]string{1: "own"}, nil
+	}, aside.Tags("t"), aside.Budget(&b))
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	<-done
+}

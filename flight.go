@@ -64,7 +64,12 @@ func (s *flightSetup) acceptable(o *observation) bool {
 		return true
 	}
 	for i, t := range o.tags {
-		v := o.tagVers[i]
+		// A caller that read no records (its budget was spent, or the read
+		// failed) has no versions: it saw no invalidation either.
+		var v uint64
+		if i < len(o.tagVers) {
+			v = o.tagVers[i]
+		}
 		found := false
 		for _, st := range s.stamps {
 			if st.name == t {

@@ -272,12 +272,12 @@ func (c *Cache) fetchMany(ctx context.Context, keys []string, n int, o *callOpti
 		// One lease for every entry of the read, and one fresh record for
 		// every tag: a lease is only ever compared under its own key, and a
 		// record's version only with stamps of its own tag.
-		lease := newLease()
+		token := newLease()
 		rec := newTagRecord(time.Time{}, time.Now().Add(2*keep))
 		fetches := make([]provider.Fetch, len(keys))
 		for i, k := range keys {
 			if i < n {
-				fetches[i] = provider.Fetch{Key: k, Add: lease, TTL: c.leaseTTL}
+				fetches[i] = provider.Fetch{Key: k, Add: token, TTL: c.leaseTTL}
 			} else {
 				fetches[i] = provider.Fetch{Key: k, Add: rec, TTL: 2 * keep}
 			}

@@ -362,7 +362,7 @@ func BenchmarkPage(b *testing.B) {
 	stores := []struct {
 		name  string
 		store func(testing.TB) countedStore
-	}{{"standalone", standaloneCounted}, {"standalone-1msRTT", slowLinkCounted(500 * time.Microsecond)}}
+	}{{"standalone", standaloneCounted}, {"standalone-slowlink", slowLinkCounted(500 * time.Microsecond)}}
 	if cluster != nil {
 		stores = append(stores, struct {
 			name  string

@@ -34,8 +34,10 @@ func ExampleRememberMany() {
 	key := func(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
 	opts := []aside.Option{
 		aside.TTL(10 * time.Minute),
-		aside.TagsFor(func(key string) []string { return []string{key} }), // "user:2" on user 2's entry
-		aside.AbsentTTL(time.Minute),                                      // remember that user 99 does not exist
+		// Each entry carries its own key as a tag: "user:2" on user 2's.
+		aside.TagsFor(func(key string) []string { return []string{key} }),
+		// Remember for a minute that user 99 does not exist.
+		aside.AbsentTTL(time.Minute),
 	}
 
 	page, _ := aside.RememberMany(ctx, c, []int64{1, 2, 99}, key, loadUsers, opts...)

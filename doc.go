@@ -14,6 +14,11 @@
 //	...
 //	err = c.InvalidateTags(ctx, "user:42") // after writing user 42
 //
+// A page of keys is one call: RememberMany reads every key in one round
+// trip, runs its loader once with the IDs that missed, and stores their
+// values in one more; GetMany and SetMany are the batch Get and Set. Every
+// guarantee below holds for each key of a batch.
+//
 // Values flow value -> redaction -> codec (msgpack, then zstd/s2/gzip when
 // it pays) -> envelope (freshness, tag stamps) -> provider.
 //
@@ -57,5 +62,6 @@
 // It does not read the environment except in FromEnv, does not log unless
 // given a Logger, and does not cache loader errors. Pattern invalidation is
 // not the fast path: it walks keys. Across processes, concurrent misses of
-// one key each run their loader (only one stores).
+// one key each run their loader (only one stores); the same holds for the
+// keys of batches.
 package aside

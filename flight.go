@@ -71,7 +71,12 @@ func (s *flightSetup) acceptable(o *observation) bool {
 		return true // the loader began after anything the caller could have seen
 	}
 	for i, t := range o.tags {
-		v := o.tagVers[i]
+		// A caller that read no records (its budget was spent, or the read
+		// failed) has no versions: it saw no invalidation either.
+		var v uint64
+		if i < len(o.tagVers) {
+			v = o.tagVers[i]
+		}
 		found := false
 		for _, st := range s.stamps {
 			if st.name == t {
@@ -165,3 +170,8 @@ func (g *flightGroup) done(f *flight) {
 }
 
 var errGoexit = errors.New("aside: loader called runtime.Goexit")
+
+// errNotReturned ends the flight of a key that a RememberMany loader did not
+// return: a Remember that joined it loads the key itself; a RememberMany
+// that joined it answers "not found", as its own loader did.
+var errNotReturned = errors.New("aside: the batch loader did not return this key")

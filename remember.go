@@ -19,7 +19,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (v T,
 	if c.closed.Load() {
 		return v, false, ErrClosed
 	}
-	o, err := c.options(opts)
+	o, err := c.keyOptions(key, opts)
 	if err != nil {
 		return v, false, err
 	}
@@ -50,7 +50,7 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	o, err := c.options(opts)
+	o, err := c.keyOptions(key, opts)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	if c.closed.Load() {
 		return v, ErrClosed
 	}
-	o, err := c.options(opts)
+	o, err := c.keyOptions(key, opts)
 	if err != nil {
 		return v, err
 	}
@@ -196,7 +196,7 @@ func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o 
 		if f.panicked != nil {
 			panic(f.panicked)
 		}
-		if leader || (f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart))) {
+		if leader || (f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart)) && f.err != errNotReturned) {
 			return f.payload, f.value, f.err
 		}
 	}
@@ -270,7 +270,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		default:
 			setup.observed = existing
 		}
-	case obs.state == stInvalid || obs.state == stExpired || obs.state == stStale:
+	case obs.state == stInvalid || obs.state == stExpired || obs.state == stStale || obs.state == stAbsent:
 		lease := newLease()
 		ok, err := c.p.CompareAndSwap(ctx, skey, obs.raw, lease, c.leaseTTL)
 		switch {

@@ -35,7 +35,9 @@ type Stats struct {
 	// writes it made smaller (so it only grows; RawBytes - EncodedBytes
 	// also counts the few header bytes of values stored uncompressed).
 	CompressionSaved int64 `json:"compression_saved_bytes"`
-	Redactions       int64 `json:"redactions"` // values the redaction filter removed or masked before storage (struct fields, map entries, JSON members)
+	Redactions       int64 `json:"redactions"`   // values the redaction filter removed or masked before storage (struct fields, map entries, JSON members)
+	BatchHits        int64 `json:"batch_hits"`   // keys of GetMany and RememberMany served from the cache (also in Hits)
+	BatchMisses      int64 `json:"batch_misses"` // keys of GetMany and RememberMany that missed (also in Misses)
 	// Circuit is the state of the circuit breaker in front of the provider
 	// ("closed", "half-open", "open"), or "" when there is none (the memory
 	// provider, or Options.Breaker.Disabled). CircuitOpens counts how often
@@ -85,6 +87,7 @@ type counters struct {
 	patternDeletes, repairs                                   atomic.Int64
 	invalidationsPending, invalidationRetries                 atomic.Int64
 	rawBytes, encodedBytes, storedBytes, compressionSaved     atomic.Int64
+	batchHits, batchMisses                                    atomic.Int64
 	redactions                                                redact.Tally
 }
 
@@ -118,6 +121,8 @@ func (c *Cache) Stats() Stats {
 		StoredBytes:          c.stats.storedBytes.Load(),
 		CompressionSaved:     c.stats.compressionSaved.Load(),
 		Redactions:           c.stats.redactions.Count(),
+		BatchHits:            c.stats.batchHits.Load(),
+		BatchMisses:          c.stats.batchMisses.Load(),
 		Keys:                 -1,
 		Bytes:                -1,
 		MaxBytes:             -1,

@@ -28,3 +28,12 @@ func TestCacheConformanceUnderMemoryPressure(t *testing.T) {
 	t.Cleanup(func() { _ = p.Close() })
 	providertest.RunCache(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
 }
+
+func TestCacheBatchConformance(t *testing.T) {
+	p, err := memory.New(memory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	providertest.RunCacheBatch(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
+}

@@ -1,0 +1,98 @@
+package rueidis
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults of [Options] fields left at their zero value.
+const (
+	// DefaultTimeout bounds every single-round-trip call.
+	DefaultTimeout = 250 * time.Millisecond
+	// DefaultScanTimeout bounds each SCAN or UNLINK batch of DeletePattern.
+	DefaultScanTimeout = time.Second
+	// DefaultScanCount is the COUNT hint of each SCAN of DeletePattern.
+	DefaultScanCount = 1000
+	// DefaultMaxValueSize is Redis's own limit on a string value
+	// (proto-max-bulk-len, 512 MiB).
+	DefaultMaxValueSize = 512 << 20
+	// DefaultMaxInFlight is just under the 1024 commands that one rueidis
+	// connection can hold unanswered (its ring, RingScaleEachConn 10).
+	DefaultMaxInFlight = 1000
+)
+
+// Options configures a [Provider]. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds every call other than DeletePattern: the call returns
+	// an error matching context.DeadlineExceeded once Timeout has passed,
+	// or earlier if the caller's context ends first. Default
+	// [DefaultTimeout] (250 ms).
+	//
+	// The caller stops waiting at Timeout whatever rueidis is doing: the
+	// command runs on a goroutine of its own, which lives on until Redis
+	// answers or rueidis drops the connection (see MaxInFlight).
+	Timeout time.Duration
+
+	// ScanTimeout bounds each batch of DeletePattern: one SCAN, or one
+	// UNLINK of the keys it found. The whole DeletePattern is bounded only
+	// by the caller's context. Default [DefaultScanTimeout] (1 s).
+	ScanTimeout time.Duration
+
+	// ScanCount is the COUNT hint given to each SCAN of DeletePattern.
+	// Default [DefaultScanCount] (1000).
+	ScanCount int
+
+	// MaxValueSize is the largest value Set, Add, CompareAndSwap, SetMulti
+	// and AddMulti accept; a larger one fails with provider.ErrTooLarge
+	// without a round trip. Default [DefaultMaxValueSize] (512 MiB).
+	MaxValueSize int
+
+	// MaxInFlight bounds the commands this provider has handed to rueidis
+	// that Redis has not answered yet, counting those whose caller gave up
+	// at Timeout. A call that finds the budget spent waits for a slot, at
+	// most until its Timeout. It exists because rueidis queues the commands
+	// of one connection in a ring (1024 by default) and a command that
+	// finds its ring full waits, ignoring its context, until the connection
+	// answers or is dropped: on a hung Redis that would outlast Timeout.
+	// Default [DefaultMaxInFlight] (1000); a client given to [New] with a
+	// RingScaleEachConn below 10 needs a value below 2^RingScaleEachConn.
+	MaxInFlight int
+
+	// CloseClient makes Close close the client given to [New]. By default
+	// the client belongs to the caller. Providers built from a URL own
+	// their client and always close it.
+	CloseClient bool
+}
+
+// withDefaults returns o with zero fields replaced by their defaults, or an
+// error naming the first field that is out of range.
+func (o Options) withDefaults() (Options, error) {
+	switch {
+	case o.Timeout < 0:
+		return o, fmt.Errorf("%w: Timeout is negative (use 0 for the default %s)", ErrInvalidOptions, DefaultTimeout)
+	case o.ScanTimeout < 0:
+		return o, fmt.Errorf("%w: ScanTimeout is negative (use 0 for the default %s)", ErrInvalidOptions, DefaultScanTimeout)
+	case o.ScanCount < 0:
+		return o, fmt.Errorf("%w: ScanCount is negative (use 0 for the default %d)", ErrInvalidOptions, DefaultScanCount)
+	case o.MaxValueSize < 0:
+		return o, fmt.Errorf("%w: MaxValueSize is negative (use 0 for the default %d)", ErrInvalidOptions, DefaultMaxValueSize)
+	case o.MaxInFlight < 0:
+		return o, fmt.Errorf("%w: MaxInFlight is negative (use 0 for the default %d)", ErrInvalidOptions, DefaultMaxInFlight)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.ScanTimeout == 0 {
+		o.ScanTimeout = DefaultScanTimeout
+	}
+	if o.ScanCount == 0 {
+		o.ScanCount = DefaultScanCount
+	}
+	if o.MaxValueSize == 0 {
+		o.MaxValueSize = DefaultMaxValueSize
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	return o, nil
+}

@@ -16,8 +16,8 @@ const (
 	// DefaultMaxValueSize is Redis's own limit on a string value
 	// (proto-max-bulk-len, 512 MiB).
 	DefaultMaxValueSize = 512 << 20
-	// DefaultMaxInFlight is just under the 1024 commands that one rueidis
-	// connection can hold unanswered (its ring, RingScaleEachConn 10).
+	// DefaultMaxInFlight bounds the commands a hung Redis can make pile up
+	// (just under the 1024 that one rueidis connection queues by default).
 	DefaultMaxInFlight = 1000
 )
 
@@ -49,13 +49,11 @@ type Options struct {
 
 	// MaxInFlight bounds the commands this provider has handed to rueidis
 	// that Redis has not answered yet, counting those whose caller gave up
-	// at Timeout. A call that finds the budget spent waits for a slot, at
-	// most until its Timeout. It exists because rueidis queues the commands
-	// of one connection in a ring (1024 by default) and a command that
-	// finds its ring full waits, ignoring its context, until the connection
-	// answers or is dropped: on a hung Redis that would outlast Timeout.
-	// Default [DefaultMaxInFlight] (1000); a client given to [New] with a
-	// RingScaleEachConn below 10 needs a value below 2^RingScaleEachConn.
+	// at Timeout. Each holds a goroutine and a copy of its values until
+	// Redis answers or rueidis drops the connection (ConnWriteTimeout), so
+	// this is what a hung Redis can make pile up. A call that finds the
+	// budget spent waits for a slot, at most until its Timeout. Default
+	// [DefaultMaxInFlight] (1000).
 	MaxInFlight int
 
 	// CloseClient makes Close close the client given to [New]. By default

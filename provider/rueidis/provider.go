@@ -207,12 +207,17 @@ type result[T any] struct {
 // runs fn on its own goroutine and returns its result, or the context's
 // error as soon as ctx ends, mapping errors for op.
 //
-// fn gets a context that carries ctx's values but never ends: rueidis then
-// waits for the reply (or for the connection to be dropped, at its
-// ConnWriteTimeout) instead of abandoning the command in its ring, so the
-// slot is given back exactly when rueidis has let go of the command. This
-// is what bounds every call at any concurrency (see Options.MaxInFlight).
-// fn must not use memory the caller may reuse after the call returns.
+// The caller waits on a channel it can leave when ctx ends, so nothing
+// rueidis waits on can hold it past its bound: not a full ring of queued
+// commands (rueidis waits for a free slot ignoring the context), not a dial
+// another call started. fn gets a context that carries ctx's values but
+// never ends: rueidis then waits for the reply, or for the connection to be
+// dropped at its ConnWriteTimeout, instead of abandoning the command in its
+// ring, so the in-flight slot is given back exactly when rueidis has let go
+// of the command (see Options.MaxInFlight). It also keeps a slow reply from
+// costing the connection: rueidis closes a connection whose own deadline
+// passes. fn must not use memory the caller may reuse after the call
+// returns.
 func do[T any](p *Provider, ctx context.Context, d time.Duration, op string, fn func(context.Context, rue.Client) (T, error)) (T, error) {
 	var zero T
 	if p.closed.Load() {

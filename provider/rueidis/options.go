@@ -16,10 +16,14 @@ const (
 	// DefaultMaxValueSize is Redis's own limit on a string value
 	// (proto-max-bulk-len, 512 MiB).
 	DefaultMaxValueSize = 512 << 20
-	// DefaultMaxInFlight bounds the commands a hung Redis can make pile up
-	// (just under the 1024 that one rueidis connection queues by default).
-	DefaultMaxInFlight = 1000
+	// DefaultMaxInFlight bounds the calls running on rueidis at once (see
+	// Options.MaxInFlight).
+	DefaultMaxInFlight = 300
 )
+
+// maxInFlight is the largest Options.MaxInFlight: twice it must stay below
+// the 1024 commands rueidis queues per connection (see do).
+const maxInFlight = 500
 
 // Options configures a [Provider]. The zero value is ready to use.
 type Options struct {
@@ -47,13 +51,16 @@ type Options struct {
 	// without a round trip. Default [DefaultMaxValueSize] (512 MiB).
 	MaxValueSize int
 
-	// MaxInFlight bounds the commands this provider has handed to rueidis
-	// that Redis has not answered yet, counting those whose caller gave up
-	// at Timeout. Each holds a goroutine and a copy of its values until
-	// Redis answers or rueidis drops the connection (ConnWriteTimeout), so
-	// this is what a hung Redis can make pile up. A call that finds the
-	// budget spent waits for a slot, at most until its Timeout. Default
-	// [DefaultMaxInFlight] (1000).
+	// MaxInFlight bounds the calls running on rueidis at once. A call that
+	// finds the budget spent waits for a slot, at most until its Timeout.
+	// After a call gave up on Redis (a hung or overloaded server), calls
+	// hold their slot until Redis answers them or rueidis drops the
+	// connection, even when their caller has given up: this is what a hung
+	// Redis can make pile up (a goroutine and a copy of the values per
+	// command), and what keeps rueidis's per-connection queue (1024
+	// commands) from filling, which would block callers past their Timeout.
+	// It must therefore stay at or below 500. Default [DefaultMaxInFlight]
+	// (300).
 	MaxInFlight int
 
 	// CloseClient makes Close close the client given to [New]. By default
@@ -74,8 +81,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: ScanCount is negative (use 0 for the default %d)", ErrInvalidOptions, DefaultScanCount)
 	case o.MaxValueSize < 0:
 		return o, fmt.Errorf("%w: MaxValueSize is negative (use 0 for the default %d)", ErrInvalidOptions, DefaultMaxValueSize)
-	case o.MaxInFlight < 0:
-		return o, fmt.Errorf("%w: MaxInFlight is negative (use 0 for the default %d)", ErrInvalidOptions, DefaultMaxInFlight)
+	case o.MaxInFlight < 0 || o.MaxInFlight > maxInFlight:
+		return o, fmt.Errorf("%w: MaxInFlight is %d; use 1 to %d (0 for the default %d)", ErrInvalidOptions, o.MaxInFlight, maxInFlight, DefaultMaxInFlight)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout

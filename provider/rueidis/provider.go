@@ -41,6 +41,14 @@ type Provider struct {
 	closed atomic.Bool
 	done   chan struct{} // closed by Close
 
+	// troubleUntil is when, in Unix nanoseconds, the provider stops running
+	// calls on goroutines of their own (see do); troubleFor is how long
+	// after a call gave up on Redis: long enough for rueidis to have either
+	// received the replies of every command abandoned before, or dropped
+	// their connection (its ping interval plus ConnWriteTimeout).
+	troubleUntil atomic.Int64
+	troubleFor   time.Duration
+
 	// mu guards dialing and orders it against Close.
 	mu      sync.Mutex
 	opt     rue.ClientOption // how to build the client; unused for New
@@ -59,12 +67,12 @@ type attempt struct {
 // Sentinel-managed master or a Redis Cluster (whatever rueidis.NewClient
 // built). New sends nothing to Redis; call Ping to check the connection.
 //
-// Every call runs on a goroutine of its own and the caller stops waiting at
-// Options.Timeout, whatever the client's options. What the provider cannot
-// choose for a client it did not build: how fast rueidis gives up on a hung
-// connection (ConnWriteTimeout, 10 s by default; until then the abandoned
-// commands count against Options.MaxInFlight), and whether it retries a
-// failed read (set DisableRetry, as the URL constructors do, to fail fast).
+// Every call returns by Options.Timeout, whatever the client's options. What
+// the provider cannot choose for a client it did not build: how fast rueidis
+// gives up on a hung connection (ConnWriteTimeout, 10 s by default, after
+// its ping interval, Dialer.KeepAlive, 1 s by default; the provider assumes
+// these defaults or shorter, see do), and whether it retries a failed read
+// (set DisableRetry, as the URL constructors do, to fail fast).
 // The provider never uses client-side caching, so DisableCache may be set.
 //
 // The client stays the caller's: Close leaves it open unless
@@ -77,14 +85,21 @@ func New(client rue.Client, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{o: o, own: o.CloseClient, slots: make(chan struct{}, o.MaxInFlight), done: make(chan struct{})}
+	p := &Provider{o: o, own: o.CloseClient, slots: make(chan struct{}, o.MaxInFlight), done: make(chan struct{}),
+		troubleFor: callersTroubleFor}
 	p.c.Store(&client)
 	return p, nil
 }
 
+// callersTroubleFor is troubleFor for a client given to New, whose settings
+// the provider cannot read: rueidis's default ping interval (1 s) plus its
+// default ConnWriteTimeout (10 s), plus a second.
+const callersTroubleFor = 12 * time.Second
+
 // newLazy returns a Provider that builds its client from opt on first use.
 func newLazy(opt rue.ClientOption, o Options) *Provider {
-	return &Provider{o: o, own: true, opt: opt, slots: make(chan struct{}, o.MaxInFlight), done: make(chan struct{})}
+	return &Provider{o: o, own: true, opt: opt, slots: make(chan struct{}, o.MaxInFlight), done: make(chan struct{}),
+		troubleFor: opt.Dialer.KeepAlive + opt.ConnWriteTimeout + time.Second}
 }
 
 // client returns the rueidis client, connecting first if there is none yet.
@@ -203,21 +218,27 @@ type result[T any] struct {
 	err error
 }
 
-// do is one provider call: it bounds ctx by d, takes an in-flight slot,
-// runs fn on its own goroutine and returns its result, or the context's
-// error as soon as ctx ends, mapping errors for op.
+// do is one provider call: it bounds ctx by d, takes an in-flight slot, runs
+// fn and maps its error for op. fn must not use memory the caller may reuse
+// after the call returns (rueidis may still hold a command the caller gave
+// up on).
 //
-// The caller waits on a channel it can leave when ctx ends, so nothing
-// rueidis waits on can hold it past its bound: not a full ring of queued
-// commands (rueidis waits for a free slot ignoring the context), not a dial
-// another call started. fn gets a context that carries ctx's values but
-// never ends: rueidis then waits for the reply, or for the connection to be
-// dropped at its ConnWriteTimeout, instead of abandoning the command in its
-// ring, so the in-flight slot is given back exactly when rueidis has let go
-// of the command (see Options.MaxInFlight). It also keeps a slow reply from
-// costing the connection: rueidis closes a connection whose own deadline
-// passes. fn must not use memory the caller may reuse after the call
-// returns.
+// Normally fn runs on the caller's goroutine with the bounded context, which
+// rueidis honours: it stops waiting for the reply when the context ends. One
+// wait of rueidis ignores the context: a command that finds the ring of its
+// connection full (1024 commands, counting those whose callers gave up)
+// waits for a free place until the connection answers or is dropped. So
+// once a call has given up on Redis, the provider is "troubled" for a while
+// (see troubleFor) and runs each call on a goroutine of its own instead: the
+// caller waits on a channel it leaves when its context ends, and the
+// goroutine gives rueidis a context that never ends (see detached), so that
+// rueidis keeps the command until the reply or the connection's end rather
+// than abandoning it, and gives its slot back only then. The slots therefore
+// count every command rueidis holds for the provider, except those
+// abandoned before the trouble began, which were at most MaxInFlight: the
+// ring never holds more than 2 x MaxInFlight of them, below its 1024. The
+// goroutine costs a serial call about as much as the round trip itself on a
+// loaded 2-core machine, which is why it is not the normal path.
 func do[T any](p *Provider, ctx context.Context, d time.Duration, op string, fn func(context.Context, rue.Client) (T, error)) (T, error) {
 	var zero T
 	if p.closed.Load() {
@@ -238,6 +259,7 @@ func do[T any](p *Provider, ctx context.Context, d time.Duration, op string, fn 
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
+			p.troubled()
 			return zero, fail(ctx, op, ctx.Err())
 		case <-p.done:
 			return zero, errClosed
@@ -247,9 +269,22 @@ func do[T any](p *Provider, ctx context.Context, d time.Duration, op string, fn 
 		<-p.slots
 		return zero, errClosed
 	}
+	if time.Now().UnixNano() >= p.troubleUntil.Load() {
+		v, err := fn(ctx, c)
+		if err != nil && ctxErr(ctx) != nil {
+			// Before the slot is given back, so that no call takes it and
+			// this path before the provider is troubled.
+			p.troubled()
+		}
+		<-p.slots
+		if err != nil {
+			return zero, fail(ctx, op, err)
+		}
+		return v, nil
+	}
 	ch := make(chan result[T], 1)
 	go func() {
-		v, err := fn(context.WithoutCancel(ctx), c)
+		v, err := fn(detached{ctx}, c)
 		<-p.slots
 		ch <- result[T]{v, err}
 	}()
@@ -260,6 +295,32 @@ func do[T any](p *Provider, ctx context.Context, d time.Duration, op string, fn 
 		}
 		return r.v, nil
 	case <-ctx.Done():
+		p.troubled()
 		return zero, fail(ctx, op, ctx.Err())
+	}
+}
+
+// detached is a context with the deadline and values of its parent that is
+// never done. rueidis, given it, keeps a queued command until the reply or
+// the connection's end rather than abandoning it when the deadline passes,
+// but still bounds by the deadline what it does itself on the caller's
+// behalf: a dial and its handshake (which other calls may be waiting on),
+// and the socket wait of a command sent on an idle connection.
+type detached struct{ parent context.Context }
+
+func (d detached) Deadline() (time.Time, bool) { return d.parent.Deadline() }
+func (detached) Done() <-chan struct{}         { return nil }
+func (detached) Err() error                    { return nil }
+func (d detached) Value(key any) any           { return d.parent.Value(key) }
+
+// troubled records that a call gave up on Redis: for troubleFor from now,
+// calls run on goroutines of their own (see do).
+func (p *Provider) troubled() {
+	until := time.Now().Add(p.troubleFor).UnixNano()
+	for {
+		cur := p.troubleUntil.Load()
+		if cur >= until || p.troubleUntil.CompareAndSwap(cur, until) {
+			return
+		}
 	}
 }

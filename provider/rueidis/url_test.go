@@ -90,7 +90,7 @@ func TestADatabaseTheServerLacksFailsTheConstructor(t *testing.T) {
 }
 
 func TestOptionsOutOfRangeAreRefused(t *testing.T) {
-	for _, o := range []rueidis.Options{{Timeout: -1}, {ScanTimeout: -1}, {ScanCount: -1}, {MaxValueSize: -1}, {MaxInFlight: -1}} {
+	for _, o := range []rueidis.Options{{Timeout: -1}, {ScanTimeout: -1}, {ScanCount: -1}, {MaxValueSize: -1}, {MaxInFlight: -1}, {MaxInFlight: 501}} {
 		if _, err := rueidis.NewFromURL("redis://127.0.0.1:1", o); !errors.Is(err, rueidis.ErrInvalidOptions) {
 			t.Errorf("NewFromURL with %+v = %v, want ErrInvalidOptions", o, err)
 		}

@@ -98,3 +98,5 @@ func median(xs []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+func slicesSortDurations(ds []time.Duration) { slices.Sort(ds) }

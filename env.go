@@ -44,6 +44,10 @@ type Config struct {
 	// REDIS_CLUSTER_ADDRS: comma-separated host:port seeds of a Redis
 	// Cluster; when set, REDIS_URL supplies only credentials and TLS.
 	RedisClusterAddrs string `env:"REDIS_CLUSTER_ADDRS"`
+	// REDIS_CLIENT: the Redis client library, rueidis (default: provider
+	// rueidis, auto-pipelining) or go-redis (provider redis). See
+	// redisFromEnv for why rueidis is the default.
+	RedisClient string `env:"REDIS_CLIENT"`
 	// UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN
 	// (CACHE_PROVIDER=upstash).
 	UpstashURL   string `env:"UPSTASH_REDIS_REST_URL"`

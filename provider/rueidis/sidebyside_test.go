@@ -58,8 +58,8 @@ func BenchmarkSideBySide(b *testing.B) {
 // sideRounds and sideSlice are the rounds of BenchmarkSideBySide and the
 // time each side gets in each round.
 const (
-	sideRounds = 15
-	sideSlice  = 150 * time.Millisecond
+	sideRounds = 25
+	sideSlice  = 200 * time.Millisecond
 )
 
 // slice runs side from n goroutines for sideSlice and returns how many

@@ -243,15 +243,31 @@ type benchUser struct {
 	Bio   string
 }
 
-// BenchmarkRememberHit is the root package's BenchmarkRememberHit (the
-// issue's User struct, untagged and with 3 tags) over Redis: the whole
-// aside hit through each provider, serial and from 32 goroutines, with the
-// memory provider alongside for reference.
-func BenchmarkRememberHit(b *testing.B) {
+// rememberSide is a Cache over one provider.
+type rememberSide struct {
+	name  string
+	cache *aside.Cache
+}
+
+// rememberVariants are the Remember calls measured: the root benchmark's.
+var rememberVariants = []struct {
+	name string
+	opts []aside.Option
+}{
+	{"untagged", []aside.Option{aside.TTL(time.Hour)}},
+	{"3tags", []aside.Option{aside.TTL(time.Hour), aside.Tags("user:42", "org:7", "users")}},
+}
+
+var benchAda = benchUser{42, "Ada Lovelace", "ada@example.com", []string{"admin", "editor"},
+	"Mathematician and writer, chiefly known for her work on Babbage's Analytical Engine."}
+
+func loadAda(context.Context) (benchUser, error) { return benchAda, nil }
+
+// rememberSides returns a Cache over each provider (memory, provider-redis,
+// provider-rueidis) with the User stored under each variant's key.
+func rememberSides(b *testing.B) []rememberSide {
+	b.Helper()
 	s := testServer(b)
-	u := benchUser{42, "Ada Lovelace", "ada@example.com", []string{"admin", "editor"},
-		"Mathematician and writer, chiefly known for her work on Babbage's Analytical Engine."}
-	load := func(context.Context) (benchUser, error) { return u, nil }
 	ctx := context.Background()
 	mem, err := memory.New(memory.Options{})
 	if err != nil {
@@ -265,6 +281,7 @@ func BenchmarkRememberHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var out []rememberSide
 	for _, side := range []struct {
 		name string
 		p    provider.Provider
@@ -278,31 +295,81 @@ func BenchmarkRememberHit(b *testing.B) {
 			_ = cache.Close()
 			_ = side.p.Close()
 		})
-		for _, tc := range []struct {
-			name string
-			opts []aside.Option
-		}{
-			{"untagged", []aside.Option{aside.TTL(time.Hour)}},
-			{"3tags", []aside.Option{aside.TTL(time.Hour), aside.Tags("user:42", "org:7", "users")}},
-		} {
-			if _, err := aside.Remember(ctx, cache, "user:42:"+tc.name, load, tc.opts...); err != nil {
+		for _, v := range rememberVariants {
+			if _, err := aside.Remember(ctx, cache, "user:42:"+v.name, loadAda, v.opts...); err != nil {
 				b.Fatal(err)
 			}
+		}
+		out = append(out, rememberSide{side.name, cache})
+	}
+	return out
+}
+
+// remember is one Remember hit of variant v on c.
+func remember(ctx context.Context, c *aside.Cache, v int) error {
+	got, err := aside.Remember(ctx, c, "user:42:"+rememberVariants[v].name, loadAda, rememberVariants[v].opts...)
+	if err == nil && got.ID != 42 {
+		err = fmt.Errorf("got %+v", got)
+	}
+	return err
+}
+
+// BenchmarkRememberHit is the root package's BenchmarkRememberHit (the
+// issue's User struct, untagged and with 3 tags) over Redis: the whole
+// aside hit through each provider, serial and from 32 goroutines, with the
+// memory provider alongside for reference. BenchmarkRememberSideBySide is
+// the same in turns, for a loaded machine.
+func BenchmarkRememberHit(b *testing.B) {
+	sides := rememberSides(b)
+	ctx := context.Background()
+	for _, side := range sides {
+		for vi, v := range rememberVariants {
 			for _, n := range []int{1, 32} {
-				b.Run(fmt.Sprintf("%s/g=%d/%s", tc.name, n, side.name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/g=%d/%s", v.name, n, side.name), func(b *testing.B) {
 					b.ReportAllocs()
-					runAt(b, n, func() error {
-						got, err := aside.Remember(ctx, cache, "user:42:"+tc.name, load, tc.opts...)
-						if err == nil && got.ID != 42 {
-							err = fmt.Errorf("got %+v", got)
-						}
-						return err
-					})
+					runAt(b, n, func() error { return remember(ctx, side.cache, vi) })
 				})
 			}
 		}
-		if st := cache.Stats(); st.Misses != 2 {
+		if st := side.cache.Stats(); st.Misses != 2 {
 			b.Fatalf("%s: the benchmark should hit every time after the first loads: %+v", side.name, st)
+		}
+	}
+}
+
+// BenchmarkRememberSideBySide is BenchmarkRememberHit in turns, like
+// BenchmarkSideBySide: per variant and concurrency it reports each side's
+// median throughput over the rounds (kops/s), its median per-round ratio to
+// the go-redis provider (x-provider-redis), and the p50/p99 of every call.
+// Run it once: go test -run '^$' -bench RememberSideBySide -benchtime 1x.
+func BenchmarkRememberSideBySide(b *testing.B) {
+	sides := rememberSides(b)
+	ctx := context.Background()
+	for vi, v := range rememberVariants {
+		for _, n := range []int{1, 32} {
+			b.Run(fmt.Sprintf("%s/g=%d", v.name, n), func(b *testing.B) {
+				rate := make([][]float64, len(sides))
+				lat := make([][]time.Duration, len(sides))
+				for range b.N {
+					for r := range sideRounds {
+						for i := range sides {
+							s := (i + r) % len(sides)
+							ops, ds := slice(n, func() error { return remember(ctx, sides[s].cache, vi) })
+							rate[s] = append(rate[s], float64(ops)/sideSlice.Seconds())
+							lat[s] = append(lat[s], ds...)
+						}
+					}
+				}
+				for s, side := range sides {
+					ratios := make([]float64, len(rate[s]))
+					for r := range ratios {
+						ratios[r] = rate[s][r] / rate[1][r]
+					}
+					b.ReportMetric(median(rate[s])/1000, side.name+"-kops/s")
+					b.ReportMetric(median(ratios), side.name+"-x-provider-redis")
+					reportQuantilesUS(b, lat[s], side.name+"-")
+				}
+			})
 		}
 	}
 }

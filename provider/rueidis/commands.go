@@ -39,10 +39,17 @@ func (p *Provider) Get(ctx context.Context, key string) ([]byte, error) {
 	})
 }
 
-// GetMulti returns the values of keys in order, nil for a missing key: one
-// pipeline of GETs, which rueidis splits per node on a Cluster and sends to
-// the nodes concurrently. No command spans two slots, and a key of another
-// type fails the call with provider.ErrWrongType, on every kind of server.
+// GetMulti returns the values of keys in order, nil for a missing key.
+//
+// On one server (standalone or Sentinel) it is one MGET, which answers nil
+// for a key holding another type than a string: GetMulti reports that key
+// as missing (after a miss the Cache takes its load lease with Add, which
+// reports ErrWrongType). MGET costs the server one command where a pipeline
+// of GETs costs one per key: with the entry and its tags that made a tagged
+// read 14% slower (serial p50 of 7 keys, 34.3 against 30.0 us). On a
+// Cluster it is one pipeline of GETs, which rueidis splits per node and
+// sends to the nodes concurrently, so no command spans two slots; there a
+// key of another type fails the call with provider.ErrWrongType.
 func (p *Provider) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	if p.closed.Load() {
 		return nil, errClosed
@@ -55,13 +62,30 @@ func (p *Provider) GetMulti(ctx context.Context, keys []string) ([][]byte, error
 	if len(keys) == 0 {
 		return [][]byte{}, nil
 	}
-	ks := append([]string(nil), keys...) // the goroutine may outlive the call
+	ks := append([]string(nil), keys...) // a goroutine may outlive the call
 	return do(p, ctx, p.o.Timeout, "get multi", func(ctx context.Context, c rue.Client) ([][]byte, error) {
+		out := make([][]byte, len(ks))
+		if c.Mode() != rue.ClientModeCluster {
+			vals, err := c.Do(ctx, c.B().Mget().Key(ks...).Build()).ToArray()
+			if err != nil {
+				return nil, err
+			}
+			if len(vals) != len(ks) {
+				return nil, fmt.Errorf("MGET answered %d values for %d keys", len(vals), len(ks))
+			}
+			for i := range vals {
+				if v, err := vals[i].AsBytes(); err == nil {
+					out[i] = v
+				} else if !rue.IsRedisNil(err) {
+					return nil, err
+				}
+			}
+			return out, nil
+		}
 		cmds := make(rue.Commands, len(ks))
 		for i, k := range ks {
 			cmds[i] = c.B().Get().Key(k).Build()
 		}
-		out := make([][]byte, len(ks))
 		for i, r := range c.DoMulti(ctx, cmds...) {
 			v, err := r.AsBytes()
 			if rue.IsRedisNil(err) {

@@ -30,11 +30,12 @@
 // # Round trips
 //
 // Get is one GET, pipelined by rueidis with whatever else is in flight on
-// its connection. GetMulti, SetMulti, AddMulti and Delete are one pipeline
-// of single-key commands (GET; SET PX; SET NX GET PX; UNLINK), which rueidis
-// splits per node on a Cluster and sends to the nodes concurrently: one
-// round trip to each node holding a key, and no command ever spans two hash
-// slots, so a Cluster never answers CROSSSLOT. Add is one SET NX GET PX.
+// its connection. GetMulti is one MGET on one server; on a Cluster it is, like
+// SetMulti, AddMulti and Delete everywhere, one pipeline of single-key
+// commands (GET; SET PX; SET NX GET PX; UNLINK), which rueidis splits per
+// node and sends to the nodes concurrently: one round trip to each node
+// holding a key, and no command ever spans two hash slots, so a Cluster
+// never answers CROSSSLOT. Add is one SET NX GET PX.
 // CompareAndSwap is one Lua script over one key (EVALSHA, EVAL when the
 // server lacks it). DeletePattern runs SCAN MATCH and UNLINK in batches on
 // every master. Len is DBSIZE, summed over the masters of a Cluster. TTLs
@@ -64,10 +65,11 @@
 // # Errors
 //
 // A missing key is provider.ErrNotFound. A key holding a hash, list, set or
-// other non-string value is provider.ErrWrongType for Get, GetMulti, Add,
-// AddMulti and CompareAndSwap, on every kind of server (GetMulti uses GETs,
-// not MGET, which would answer nil); the Cache deletes such a key and
-// reloads. Set, SetMulti and Delete replace or remove a key of any type. A
+// other non-string value is provider.ErrWrongType for Get, Add, AddMulti,
+// CompareAndSwap and, on a Cluster, GetMulti; the Cache deletes such a key
+// and reloads. MGET, which GetMulti uses on one server, answers nil for
+// such a key, so there GetMulti reports it missing, and the Cache's Add
+// that follows a miss reports ErrWrongType. Set, SetMulti and Delete replace or remove a key of any type. A
 // call after Close, or on a client closed underneath, is
 // provider.ErrClosed; a call whose context ends matches the context's error
 // with errors.Is, and a call that reached a connection rueidis had just

@@ -31,7 +31,14 @@ func BenchmarkSideBySide(b *testing.B) {
 				for r := range sideRounds {
 					for i := range sides {
 						s := (i + r) % len(sides)
-						ops, ds := slice(ctx, n, sides[s], key)
+						side := sides[s]
+						ops, ds := slice(n, func() error {
+							v, err := side.get(ctx, key)
+							if err == nil && len(v) != benchValueSize {
+								err = fmt.Errorf("GET returned %d bytes", len(v))
+							}
+							return err
+						})
 						rate[s] = append(rate[s], float64(ops)/sideSlice.Seconds())
 						lat[s] = append(lat[s], ds...)
 					}
@@ -62,9 +69,9 @@ const (
 	sideSlice  = 200 * time.Millisecond
 )
 
-// slice runs side from n goroutines for sideSlice and returns how many
-// reads completed and how long each took.
-func slice(ctx context.Context, n int, side reader, key string) (int64, []time.Duration) {
+// slice runs op from n goroutines for sideSlice and returns how many calls
+// succeeded and how long each took.
+func slice(n int, op func() error) (int64, []time.Duration) {
 	var ops atomic.Int64
 	var mu sync.Mutex
 	var all []time.Duration
@@ -77,8 +84,7 @@ func slice(ctx context.Context, n int, side reader, key string) (int64, []time.D
 			ds := make([]time.Duration, 0, 256)
 			for time.Now().Before(stop) {
 				t0 := time.Now()
-				v, err := side.get(ctx, key)
-				if err != nil || len(v) != benchValueSize {
+				if err := op(); err != nil {
 					continue // not counted: a failed read is not throughput
 				}
 				ds = append(ds, time.Since(t0))

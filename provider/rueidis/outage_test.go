@@ -160,6 +160,26 @@ func requireFailsFast(t *testing.T, p *rueidis.Provider, want func(error) bool) 
 	}
 }
 
+// setUp stores "v" under key before a test takes Redis down. The first
+// call of a URL-built provider also connects (on a Cluster: CLUSTER SLOTS
+// and a dial per node), which under -race on a loaded machine can take
+// longer than the short Timeouts of these tests; it is retried for up to
+// 10 s, since the connection goes on in the background.
+func setUp(t *testing.T, p *rueidis.Provider, key string, ttl time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := p.Set(context.Background(), key, []byte("v"), ttl)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Set(%q) before the outage: %v", key, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // requireRecovers waits until p works again, without rebuilding it.
 func requireRecovers(t *testing.T, p *rueidis.Provider) {
 	t.Helper()
@@ -199,9 +219,7 @@ func TestStoppedRedisFailsEveryCallAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if err := p.Set(context.Background(), "k", []byte("v"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	setUp(t, p, "k", time.Minute)
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -271,9 +289,7 @@ func runOutage(t *testing.T, down, up func(*redistest.Server) error, wantErr fun
 			}
 			defer s.Close()
 			p := tc.new(t, s.Addr())
-			if err := p.Set(context.Background(), "k", []byte("v"), 0); err != nil {
-				t.Fatal(err)
-			}
+			setUp(t, p, "k", 0)
 			if err := down(s); err != nil {
 				t.Fatal(err)
 			}

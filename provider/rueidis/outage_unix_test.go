@@ -94,9 +94,7 @@ func TestFrozenRedisBoundsEveryCallAtAnyConcurrency(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			s := ownServer(t)
 			p := k.new(t, s.Addr())
-			if err := p.Set(context.Background(), "k", []byte("v"), 0); err != nil {
-				t.Fatal(err)
-			}
+			setUp(t, p, "k", 0)
 			if err := s.Pause(); err != nil {
 				t.Fatal(err)
 			}
@@ -134,9 +132,7 @@ func TestFrozenRedisNeverFillsRueidissQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newOver(t, c, rueidis.Options{Timeout: frozenTimeout, MaxInFlight: 25, CloseClient: true})
-	if err := p.Set(context.Background(), "k", []byte("v"), 0); err != nil {
-		t.Fatal(err)
-	}
+	setUp(t, p, "k", 0)
 	before := runtime.NumGoroutine()
 	if err := s.Pause(); err != nil {
 		t.Fatal(err)
@@ -195,9 +191,7 @@ func TestFrozenClusterNodeBoundsEveryCall(t *testing.T) {
 		}
 	}
 	for _, k := range []string{onFrozen, onOther} {
-		if err := p.Set(ctx, k, []byte("v"), time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		setUp(t, p, k, time.Minute)
 	}
 	if err := frozen.Pause(); err != nil {
 		t.Fatal(err)

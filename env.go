@@ -35,8 +35,9 @@ type Config struct {
 	Timeout string `env:"CACHE_TIMEOUT"`
 	// LOG_LEVEL: debug, info, warn or error. When set, the cache logs to
 	// standard error at that level; unset, it logs nothing. With
-	// CACHE_PROVIDER=redis this covers go-redis's own lines (failed dials,
-	// at warn), through its process-wide logger.
+	// CACHE_PROVIDER=redis and REDIS_CLIENT=go-redis this covers go-redis's
+	// own lines (failed dials, at warn), through its process-wide logger;
+	// rueidis, the default client, logs nothing.
 	LogLevel string `env:"LOG_LEVEL"`
 	// REDIS_URL: redis:// or rediss:// URL, password and DB included
 	// (CACHE_PROVIDER=redis).

@@ -72,8 +72,11 @@ type attempt struct {
 // gives up on a hung connection (ConnWriteTimeout, 10 s by default, after
 // its ping interval, Dialer.KeepAlive, 1 s by default; the provider assumes
 // these defaults or shorter, see do), and whether it retries a failed read
-// (set DisableRetry, as the URL constructors do, to fail fast).
-// The provider never uses client-side caching, so DisableCache may be set.
+// (set DisableRetry, as the URL constructors do, to fail fast). A client
+// whose RingScaleEachConn is below rueidis's default of 10 needs
+// Options.MaxInFlight below a quarter of its ring (2^RingScaleEachConn/4)
+// for the bound to hold on a hung Redis. The provider never uses
+// client-side caching, so DisableCache may be set.
 //
 // The client stays the caller's: Close leaves it open unless
 // Options.CloseClient is set.

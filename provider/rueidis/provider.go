@@ -74,7 +74,7 @@ type attempt struct {
 // these defaults or shorter, see do), and whether it retries a failed read
 // (set DisableRetry, as the URL constructors do, to fail fast). A client
 // whose RingScaleEachConn is below rueidis's default of 10 needs
-// Options.MaxInFlight below a quarter of its ring (2^RingScaleEachConn/4)
+// Options.MaxInFlight below half its ring (2^RingScaleEachConn/2)
 // for the bound to hold on a hung Redis. The provider never uses
 // client-side caching, so DisableCache may be set.
 //

@@ -22,8 +22,9 @@ import (
 //
 // The default client is rueidis (provider/rueidis): its auto-pipelining
 // sends concurrent reads together, which on the 2-core test machine gave
-// 1.6x (8 goroutines) to 2.8x (128) the GET-hit throughput of the go-redis
-// provider, and the same serial latency (provider/rueidis/NOTES.md has the
+// 1.6-1.7x (8 goroutines), 2.1-2.6x (32) and 2.9-4.2x (128) the GET-hit
+// throughput of a bare go-redis GET (the go-redis provider: 0.7-1.1x), and
+// the same serial latency (provider/rueidis/NOTES.md has the
 // figures and the commands). REDIS_CLIENT=go-redis keeps provider/redis,
 // for programs that want go-redis's behaviour or its process-wide logger.
 //

@@ -6,9 +6,9 @@
 // and any client rueidis.NewClient builds (Sentinel included) through [New].
 // It needs Redis 7.0 or later (Add uses SET NX GET).
 //
-// On the 2-core test machine a GET hit through this provider had 1.6x (8
-// goroutines), 2.6x (32) and 2.8x (128) the throughput of a bare go-redis
-// GET, and the same serial latency; see NOTES.md beside this file for the
+// On the 2-core test machine a GET hit through this provider had 1.6-1.7x
+// (8 goroutines), 2.1-2.6x (32) and 2.9-4.2x (128) the throughput of a bare
+// go-redis GET in three interleaved runs, and the same serial latency; see NOTES.md beside this file for the
 // figures, the commands that give them, and the measurements of the
 // invalidation channels (pub/sub, client tracking) for a near cache.
 // Programs that already hold a go-redis client keep package redis.

@@ -35,8 +35,9 @@ type Config struct {
 	Timeout string `env:"CACHE_TIMEOUT"`
 	// LOG_LEVEL: debug, info, warn or error. When set, the cache logs to
 	// standard error at that level; unset, it logs nothing. With
-	// CACHE_PROVIDER=redis this covers go-redis's own lines (failed dials,
-	// at warn), through its process-wide logger.
+	// CACHE_PROVIDER=redis and REDIS_CLIENT=go-redis this covers go-redis's
+	// own lines (failed dials, at warn), through its process-wide logger;
+	// rueidis, the default client, logs nothing.
 	LogLevel string `env:"LOG_LEVEL"`
 	// REDIS_URL: redis:// or rediss:// URL, password and DB included
 	// (CACHE_PROVIDER=redis).
@@ -55,6 +56,10 @@ type Config struct {
 	// degraded and an alert fires, 0 to 1 ("0.8") or a percentage ("80%").
 	// Default 0.8.
 	BudgetWarnAt string `env:"CACHE_BUDGET_WARN_AT"`
+	// REDIS_CLIENT: the Redis client library, rueidis (default: provider
+	// rueidis, auto-pipelining) or go-redis (provider redis). See
+	// redisFromEnv for why rueidis is the default.
+	RedisClient string `env:"REDIS_CLIENT"`
 	// UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN
 	// (CACHE_PROVIDER=upstash): the database's REST URL (https://, or
 	// http:// to a loopback host such as cmd/upstash-local) and its

@@ -97,6 +97,28 @@ type Options struct {
 	// AutoDictionary). It pays off on many small values. nil (the default)
 	// is off. Needs the default Codec with zstd.
 	AutoDictionary *AutoDictionary
+
+	// Health sets the window and thresholds of Health and of the alerts.
+	// The zero value: a 5 minute window, the 0.7 hit rate, 5% errors, 2%
+	// timeouts, judged once 100 reads are in the window. See HealthOptions.
+	Health HealthOptions
+	// Budget is the monthly allowance of what a metered provider (Upstash)
+	// bills; the zero value sets none. See Budget.
+	Budget Budget
+	// OnAlert, when set, is called when an alert condition begins or ends
+	// (low hit rate, error or timeout rate, circuit open, budget share): on
+	// transitions, never per request, at most one firing alert per kind per
+	// AlertInterval. It runs on the Cache's monitor goroutine, never on a
+	// request's; every alert is also logged (Warn when firing, Info when it
+	// ends). See Alert.
+	OnAlert func(Alert)
+	// AlertInterval is the least time between two firing alerts of one kind.
+	// Default 5m.
+	AlertInterval time.Duration
+
+	// clock, set by tests only, replaces time.Now in the monitor and stops
+	// New from starting the monitor's goroutine: the test ticks it.
+	clock func() time.Time
 }
 
 // Breaker configures the Cache's circuit breaker; see Options.Breaker.
@@ -148,6 +170,7 @@ type Cache struct {
 	hints   tagHints
 	pending pendingTags
 	stats   counters
+	mon     monitor
 
 	closed   atomic.Bool
 	workers  workers
@@ -252,6 +275,10 @@ func New(o Options) (*Cache, error) {
 		c.p, c.breaker = p, b
 	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	c.mon.init(o, c.billed())
+	if o.clock == nil {
+		c.workers.goBackground(c.monitorLoop)
+	}
 	return c, nil
 }
 
@@ -276,8 +303,13 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: LeaseTTL is negative", ErrInvalidOption)
 	case o.MemoryMaxBytes < 0:
 		return fmt.Errorf("%w: MemoryMaxBytes is negative", ErrInvalidOption)
+	case o.AlertInterval < 0:
+		return fmt.Errorf("%w: AlertInterval is negative (use 0 for the 5m default)", ErrInvalidOption)
 	}
-	return nil
+	if err := o.Health.validate(); err != nil {
+		return err
+	}
+	return o.Budget.validate()
 }
 
 // Delete removes keys. Once it returns, no Get or Remember anywhere returns a
@@ -305,7 +337,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	}
 	c.stats.deletes.Add(int64(n))
 	if c.debug(ctx) {
-		c.log.DebugContext(ctx, "cache DELETE", "keys", keys, "deleted", n)
+		c.log.DebugContext(ctx, "cache DELETE", "keys", logKeys(keys), "deleted", n)
 	}
 	return nil
 }
@@ -327,10 +359,12 @@ func (c *Cache) circuitChanged(from, to circuit.State) {
 	switch to {
 	case circuit.Open:
 		c.log.Warn("cache store unavailable: circuit open, serving misses without calling it", "from", from.String())
+		c.mon.poke()
 	case circuit.Closed:
 		c.log.Info("cache store back: circuit closed", "from", from.String())
 		next := make(chan struct{})
 		close(*c.recovered.Swap(&next))
+		c.mon.poke()
 	case circuit.HalfOpen:
 		if c.debug(context.Background()) {
 			c.log.Debug("cache store circuit half-open: probing")

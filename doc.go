@@ -14,6 +14,11 @@
 //	...
 //	err = c.InvalidateTags(ctx, "user:42") // after writing user 42
 //
+// A page of keys is one call: RememberMany reads every key in one round
+// trip, runs its loader once with the IDs that missed, and stores their
+// values in one more; GetMany and SetMany are the batch Get and Set. Every
+// guarantee below holds for each key of a batch.
+//
 // Values flow value -> redaction -> codec (msgpack, then zstd/s2/gzip when
 // it pays) -> envelope (freshness, tag stamps) -> provider.
 //
@@ -32,13 +37,31 @@
 // # Concurrency
 //
 // All methods and functions are safe for concurrent use. A Cache starts
-// goroutines only for loads and background refreshes; Close waits for the
-// refreshes.
+// goroutines for loads and background refreshes, and one monitor that wakes
+// every 10 s (Options.Health.Window / 30) to sample its counters for Health
+// and evaluate the alerts; Close stops it and waits for the refreshes, so
+// close every Cache you create.
+//
+// # Operations
+//
+// Stats are counters since New (plus what a metered provider billed, and
+// this month's usage against Options.Budget); Health judges the recent
+// window (5 minutes by default) as ok, degraded or down, with reasons;
+// History is that window step by step; Options.OnAlert hears each condition
+// begin and end (low hit rate, provider errors and timeouts, circuit open,
+// budget share). None of them adds work to the hit path: they read the
+// atomic counters the hit path increments anyway. Package metrics exports
+// them to Prometheus.
+//
+// Debug logs are one line per operation (cache HIT, MISS, SET, DELETE,
+// INVALIDATE); a key is shown whole only when it has no query, '=' or header
+// part, else cut there and followed by a hash.
 //
 // # What it does not do
 //
 // It does not read the environment except in FromEnv, does not log unless
 // given a Logger, and does not cache loader errors. Pattern invalidation is
 // not the fast path: it walks keys. Across processes, concurrent misses of
-// one key each run their loader (only one stores).
+// one key each run their loader (only one stores); the same holds for the
+// keys of batches.
 package aside

@@ -15,13 +15,14 @@ import (
 //
 //	byte 0      magic 0xAE
 //	byte 1      envelope version (2; version 1, without the checksum, is still read)
-//	byte 2      kind: 1 value, 2 lease (a loader's placeholder)
+//	byte 2      kind: 1 value, 2 lease (a loader's placeholder), 3 absent
+//	            (RememberMany's loader did not return the key: AbsentTTL)
 //	lease:      16-byte random token, nothing else
-//	value:      4-byte checksum: the low 32 bits of xxhash64 of every byte after it
+//	value, absent: 4-byte checksum: the low 32 bits of xxhash64 of every byte after it
 //	            uvarint fresh-until (Unix milliseconds, writer's clock)
 //	            uvarint tag count, then per tag: uvarint name length, name,
 //	            8-byte version stamp the tag record had before the value was loaded
-//	            the codec frame (rest of the bytes)
+//	            the codec frame (rest of the bytes; none for absent)
 //
 // The checksum makes a damaged entry (a flipped bit in its freshness, a stamp
 // or the payload) a miss that is deleted, never a different value served as
@@ -40,6 +41,7 @@ const (
 	envVersion = 2
 	kindValue  = 1
 	kindLease  = 2
+	kindAbsent = 3
 
 	leaseLen = 3 + 16
 	sumLen   = 4
@@ -87,12 +89,23 @@ func isLease(b []byte) bool {
 // newEntry returns the value envelope of payload, fresh until freshUntil and
 // stamped with stamps.
 func newEntry(freshUntil time.Time, stamps []stamp, payload []byte) []byte {
+	return newEnvelope(kindValue, freshUntil, stamps, payload)
+}
+
+// newAbsent returns the envelope that records, until freshUntil, that a
+// batch loader did not return the key; stamped like a value, so that
+// invalidating its tags (or deleting it) ends it.
+func newAbsent(freshUntil time.Time, stamps []stamp) []byte {
+	return newEnvelope(kindAbsent, freshUntil, stamps, nil)
+}
+
+func newEnvelope(kind byte, freshUntil time.Time, stamps []stamp, payload []byte) []byte {
 	n := valueHeaderMin + 2*binary.MaxVarintLen64 + len(payload)
 	for _, s := range stamps {
 		n += binary.MaxVarintLen64 + len(s.name) + 8
 	}
 	dst := make([]byte, 3+sumLen, n)
-	dst[0], dst[1], dst[2] = envMagic, envVersion, kindValue
+	dst[0], dst[1], dst[2] = envMagic, envVersion, kind
 	dst = binary.AppendUvarint(dst, uint64(max(freshUntil.UnixMilli(), 0)))
 	dst = binary.AppendUvarint(dst, uint64(len(stamps)))
 	for _, s := range stamps {
@@ -118,6 +131,10 @@ func parseEnvelope(b []byte) (envelope, error) {
 		}
 		return e, nil
 	case kindValue:
+	case kindAbsent:
+		if b[1] != envVersion {
+			return e, errEnvelope
+		}
 	default:
 		return e, errEnvelope
 	}
@@ -150,6 +167,9 @@ func parseEnvelope(b []byte) (envelope, error) {
 	}
 	e.tagsRaw = start[:len(start)-len(rest)]
 	e.payload = rest
+	if e.kind == kindAbsent && len(rest) > 0 {
+		return e, errEnvelope
+	}
 	return e, nil
 }
 

@@ -31,12 +31,13 @@ type Config struct {
 	MemoryMaxBytes string `env:"CACHE_MEMORY_MAX_BYTES"`
 	// CACHE_TIMEOUT: bound on each call to a network provider, in
 	// milliseconds ("250") or a Go duration ("250ms"). Default: the
-	// provider's own (250ms for Redis).
+	// provider's own (250ms for Redis, 500ms for Upstash).
 	Timeout string `env:"CACHE_TIMEOUT"`
 	// LOG_LEVEL: debug, info, warn or error. When set, the cache logs to
 	// standard error at that level; unset, it logs nothing. With
-	// CACHE_PROVIDER=redis this covers go-redis's own lines (failed dials,
-	// at warn), through its process-wide logger.
+	// CACHE_PROVIDER=redis and REDIS_CLIENT=go-redis this covers go-redis's
+	// own lines (failed dials, at warn), through its process-wide logger;
+	// rueidis, the default client, logs nothing.
 	LogLevel string `env:"LOG_LEVEL"`
 	// REDIS_URL: redis:// or rediss:// URL, password and DB included
 	// (CACHE_PROVIDER=redis).
@@ -44,10 +45,40 @@ type Config struct {
 	// REDIS_CLUSTER_ADDRS: comma-separated host:port seeds of a Redis
 	// Cluster; when set, REDIS_URL supplies only credentials and TLS.
 	RedisClusterAddrs string `env:"REDIS_CLUSTER_ADDRS"`
+	// CACHE_MONTHLY_COMMAND_BUDGET: billed commands a calendar month may
+	// use (Upstash's free tier: 500000). Default: no budget.
+	MonthlyCommandBudget string `env:"CACHE_MONTHLY_COMMAND_BUDGET"`
+	// CACHE_MONTHLY_BANDWIDTH_BUDGET: billed bytes a calendar month may
+	// use, as a number of bytes or with a unit: 10GB (decimal, as Upstash
+	// bills), 512MiB (binary). Default: no budget.
+	MonthlyBandwidthBudget string `env:"CACHE_MONTHLY_BANDWIDTH_BUDGET"`
+	// CACHE_BUDGET_WARN_AT: the share of a budget at which Health turns
+	// degraded and an alert fires, 0 to 1 ("0.8") or a percentage ("80%").
+	// Default 0.8.
+	BudgetWarnAt string `env:"CACHE_BUDGET_WARN_AT"`
+	// REDIS_CLIENT: the Redis client library, rueidis (default: provider
+	// rueidis, auto-pipelining) or go-redis (provider redis). See
+	// redisFromEnv for why rueidis is the default.
+	RedisClient string `env:"REDIS_CLIENT"`
 	// UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN
-	// (CACHE_PROVIDER=upstash).
+	// (CACHE_PROVIDER=upstash): the database's REST URL (https://, or
+	// http:// to a loopback host such as cmd/upstash-local) and its
+	// standard REST token.
 	UpstashURL   string `env:"UPSTASH_REDIS_REST_URL"`
 	UpstashToken string `env:"UPSTASH_REDIS_REST_TOKEN"`
+
+	// Two stores at once (provider/dual; see env_migrate.go).
+	//
+	// CACHE_MIGRATE_FROM: memory or redis, the store being moved away
+	// from, while CACHE_PROVIDER names the one moved to: every write goes
+	// to both. Default empty: no migration.
+	MigrateFrom string `env:"CACHE_MIGRATE_FROM"`
+	// CACHE_MIGRATE_CUTOVER: false (default) serves from CACHE_MIGRATE_FROM,
+	// true from CACHE_PROVIDER (the guide's ENABLE_UPSTASH).
+	MigrateCutover string `env:"CACHE_MIGRATE_CUTOVER"`
+	// CACHE_FALLBACK: memory serves from an in-process store while
+	// CACHE_PROVIDER is unavailable. Default empty: no fallback.
+	Fallback string `env:"CACHE_FALLBACK"`
 }
 
 // FromEnv builds a Cache from environment variables; see Config for each
@@ -103,6 +134,9 @@ func (cfg Config) Options() (Options, error) {
 		}
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	}
+	if o.Budget, err = cfg.budget(); err != nil {
+		return o, err
+	}
 	// Every variable is checked whatever the provider, so that a typo fails
 	// now rather than on the day the provider changes.
 	var timeout time.Duration
@@ -122,11 +156,15 @@ func (cfg Config) Options() (Options, error) {
 		}
 		o.Provider = pr
 	case "upstash":
-		return o, fmt.Errorf("%w: CACHE_PROVIDER=upstash: the Upstash REST provider is not built yet; use memory or redis", ErrConfig)
+		pr, err := upstashFromEnv(cfg, timeout)
+		if err != nil {
+			return o, err
+		}
+		o.Provider = pr
 	default:
 		return o, fmt.Errorf("%w: CACHE_PROVIDER=%q: want memory, redis or upstash", ErrConfig, cfg.Provider)
 	}
-	return o, nil
+	return cfg.dualOptions(o, timeout)
 }
 
 // parseSeconds accepts whole seconds ("3600") or a Go duration ("1h30m").
@@ -148,4 +186,62 @@ func parseSeconds(name, s string, zeroOK bool) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: %s=%q: must be positive", ErrConfig, name, s)
 	}
 	return d, nil
+}
+
+// budget reads the CACHE_MONTHLY_* and CACHE_BUDGET_WARN_AT variables.
+func (cfg Config) budget() (Budget, error) {
+	var b Budget
+	if s := strings.TrimSpace(cfg.MonthlyCommandBudget); s != "" {
+		n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+		if err != nil || n < 0 {
+			return b, fmt.Errorf("%w: CACHE_MONTHLY_COMMAND_BUDGET=%q: want a number of commands, like 500000", ErrConfig, s)
+		}
+		b.MonthlyCommands = n
+	}
+	if s := strings.TrimSpace(cfg.MonthlyBandwidthBudget); s != "" {
+		n, ok := parseBytes(s)
+		if !ok {
+			return b, fmt.Errorf("%w: CACHE_MONTHLY_BANDWIDTH_BUDGET=%q: want bytes, like 10GB, 512MiB or 10000000000", ErrConfig, s)
+		}
+		b.MonthlyBandwidth = n
+	}
+	if s := strings.TrimSpace(cfg.BudgetWarnAt); s != "" {
+		v, pct := strings.CutSuffix(s, "%")
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if pct {
+			f /= 100
+		}
+		if err != nil || !(f > 0 && f <= 1) {
+			return b, fmt.Errorf("%w: CACHE_BUDGET_WARN_AT=%q: want a share between 0 and 1 (0.8) or a percentage (80%%)", ErrConfig, s)
+		}
+		b.WarnAt = f
+	}
+	return b, nil
+}
+
+// byteUnits are the units parseBytes accepts, longest suffix first.
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// parseBytes reads "10GB", "512 MiB", "1.5GB" or "10000000000".
+func parseBytes(s string) (int64, bool) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, unit := range byteUnits {
+		if num, ok := strings.CutSuffix(u, unit.suffix); ok {
+			u, mult = strings.TrimSpace(num), unit.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(u, 64)
+	if err != nil || !(f >= 0) || f*float64(mult) >= 1<<63 { // !(f >= 0) also refuses NaN
+		return 0, false
+	}
+	return int64(f * float64(mult)), true
 }

@@ -2,15 +2,19 @@ package aside_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aside-go/aside"
 	"github.com/aside-go/aside/codec"
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/keys"
+	"github.com/aside-go/aside/provider/upstash"
+	"github.com/aside-go/aside/provider/upstash/emulator"
 )
 
 func TestOptionsFromEnv(t *testing.T) {
@@ -53,7 +57,18 @@ func TestBadEnvironmentNamesTheVariable(t *testing.T) {
 		{"a redis URL of another scheme", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "http://user:AXsecret@redis.invalid:6379"}, "REDIS_URL"},
 		{"a bad timeout", map[string]string{"CACHE_PROVIDER": "redis", "REDIS_URL": "redis://redis.invalid:6379", "CACHE_TIMEOUT": "fast"}, "CACHE_TIMEOUT"},
 		{"a bad timeout with the memory provider", map[string]string{"CACHE_TIMEOUT": "abc"}, "CACHE_TIMEOUT"},
-		{"upstash, not built yet", map[string]string{"CACHE_PROVIDER": "upstash", "UPSTASH_REDIS_REST_TOKEN": "AXsecret"}, "upstash"},
+		{"upstash without a URL", map[string]string{"CACHE_PROVIDER": "upstash", "UPSTASH_REDIS_REST_TOKEN": "AXsecret"}, "UPSTASH_REDIS_REST_URL is empty"},
+		{"upstash without a token", map[string]string{"CACHE_PROVIDER": "upstash", "UPSTASH_REDIS_REST_URL": "https://eu1.upstash.io"}, "UPSTASH_REDIS_REST_TOKEN is empty"},
+		{"an upstash token that cannot be a header, without echoing it", map[string]string{"CACHE_PROVIDER": "upstash",
+			"UPSTASH_REDIS_REST_URL": "https://eu1.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "AXsecret with space"}, "UPSTASH_REDIS_REST_TOKEN"},
+		{"an upstash URL with credentials, without echoing them", map[string]string{"CACHE_PROVIDER": "upstash",
+			"UPSTASH_REDIS_REST_URL": "https://default:AXsecret@eu1.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "AXsecret"}, "UPSTASH_REDIS_REST_URL"},
+		{"an upstash URL in plain http to another host", map[string]string{"CACHE_PROVIDER": "upstash",
+			"UPSTASH_REDIS_REST_URL": "http://eu1.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "AXsecret"}, "UPSTASH_REDIS_REST_URL"},
+		{"an upstash URL of another scheme", map[string]string{"CACHE_PROVIDER": "upstash",
+			"UPSTASH_REDIS_REST_URL": "rediss://default:AXsecret@eu1.upstash.io:6379", "UPSTASH_REDIS_REST_TOKEN": "AXsecret"}, "UPSTASH_REDIS_REST_URL"},
+		{"a bad timeout with upstash", map[string]string{"CACHE_PROVIDER": "upstash",
+			"UPSTASH_REDIS_REST_URL": "https://eu1.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "AXsecret", "CACHE_TIMEOUT": "-1s"}, "CACHE_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,4 +117,59 @@ func TestFromEnvConnectsToRedis(t *testing.T) {
 	require.Zero(t, n, "nothing in database 0")
 
 	require.NoError(t, c.Delete(ctx, "k"))
+}
+
+func TestFromEnvConnectsToUpstash(t *testing.T) {
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(t, err.Error())
+	}
+	srv, err := redistest.StartServer()
+	require.NoError(t, err)
+	defer srv.Close()
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Protocol: 2, MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	const token = "AXenv-test-token"
+	emu, err := emulator.New(rdb, emulator.Options{Token: token})
+	require.NoError(t, err)
+	hs := httptest.NewServer(emu)
+	defer hs.Close()
+
+	o, err := aside.OptionsFromEnv(map[string]string{
+		"CACHE_PROVIDER": "upstash", "UPSTASH_REDIS_REST_URL": hs.URL, "UPSTASH_REDIS_REST_TOKEN": " " + token + "\n",
+		"CACHE_TIMEOUT": "2s", "CACHE_NAMESPACE": "envtest",
+	})
+	require.NoError(t, err)
+	c, err := aside.New(o)
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := context.Background()
+	require.NoError(t, c.Ping(ctx))
+	require.NoError(t, aside.Set(ctx, c, "k", "v", aside.TTL(time.Minute)))
+	v, found, err := aside.Get[string](ctx, c, "k")
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, "v", v)
+
+	kb, err := keys.New(keys.Options{Namespace: "envtest"})
+	require.NoError(t, err)
+	stored, err := kb.Entry("k")
+	require.NoError(t, err)
+	n, err := rdb.Exists(ctx, stored).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the entry %s is in the Redis behind the emulator", stored)
+	require.Positive(t, emu.Stats().Commands)
+
+	require.NoError(t, c.Delete(ctx, "k"))
+
+	// A wrong token is a failing store, named in the error, never shown.
+	o, err = aside.OptionsFromEnv(map[string]string{
+		"CACHE_PROVIDER": "upstash", "UPSTASH_REDIS_REST_URL": hs.URL, "UPSTASH_REDIS_REST_TOKEN": "AXsecret-wrong",
+	})
+	require.NoError(t, err)
+	bad, err := aside.New(o)
+	require.NoError(t, err)
+	defer bad.Close()
+	err = bad.Ping(ctx)
+	require.ErrorIs(t, err, upstash.ErrUnauthorized)
+	require.NotContains(t, err.Error(), "AXsecret-wrong")
 }

@@ -375,10 +375,10 @@ func TestCallsSharingABudgetPayForOneFailure(t *testing.T) {
 	var b aside.FailureBudget
 	before := f.calls.Load()
 	for _, k := range []string{"a", "b", "c"} {
-		u, err := aside.Remember(ctx, c, k, func(context.Context) (User, error) { return ada, nil }, aside.Budget(&b), aside.Tags("users"))
+		u, err := aside.Remember(ctx, c, k, func(context.Context) (User, error) { return ada, nil }, aside.SharedBudget(&b), aside.Tags("users"))
 		require.NoError(t, err)
 		require.Equal(t, ada, u)
-		_, found, err := aside.Get[User](ctx, c, k, aside.Budget(&b))
+		_, found, err := aside.Get[User](ctx, c, k, aside.SharedBudget(&b))
 		require.NoError(t, err)
 		require.False(t, found)
 	}

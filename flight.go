@@ -67,14 +67,23 @@ func (s *flightSetup) acceptable(o *observation) bool {
 		// store).
 		return s.loadStart.UnixNano() > o.invalidatedAt
 	}
+	if !o.start.After(s.loadStart) {
+		return true // the loader began after anything the caller could have seen
+	}
 	for i, t := range o.tags {
-		v := o.tagVers[i]
+		// A caller that read no records (its budget was spent, or the read
+		// failed) has no versions: it saw no invalidation either.
+		var v uint64
+		if i < len(o.tagVers) {
+			v = o.tagVers[i]
+		}
 		found := false
 		for _, st := range s.stamps {
 			if st.name == t {
 				found = true
-				// A caller that saw no record saw no invalidation.
-				if v != 0 && v != st.version {
+				// A caller that saw no record may have missed an invalidation
+				// whose record was evicted: only the same version will do.
+				if v != st.version {
 					return false
 				}
 				break
@@ -85,8 +94,6 @@ func (s *flightSetup) acceptable(o *observation) bool {
 		}
 	}
 	switch {
-	case !o.start.After(s.loadStart):
-		return true // the loader began after anything the caller could have seen
 	case s.expect != nil && o.raw != nil && bytes.Equal(o.raw, s.expect):
 		return true // the flight's lease (or the entry it refreshes) was still in place after the caller began
 	case s.expect == nil && o.raw != nil && bytes.Equal(o.raw, s.observed):
@@ -163,3 +170,8 @@ func (g *flightGroup) done(f *flight) {
 }
 
 var errGoexit = errors.New("aside: loader called runtime.Goexit")
+
+// errNotReturned ends the flight of a key that a RememberMany loader did not
+// return: a Remember that joined it loads the key itself; a RememberMany
+// that joined it answers "not found", as its own loader did.
+var errNotReturned = errors.New("aside: the batch loader did not return this key")

@@ -21,6 +21,7 @@ const (
 	stStale                     // past freshness, inside the caller's stale window
 	stExpired                   // past every window but its tags still current: stale-if-error may serve it
 	stInvalid                   // tag-invalidated or corrupt: never served
+	stAbsent                    // a fresh absent marker (AbsentTTL): RememberMany answers "not found"; any other call a miss
 )
 
 // observation is what one call saw of a key: the raw bytes, what they mean,
@@ -108,26 +109,34 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 			vers[i] = recordVersion(rec)
 		}
 	}
+	return obs.failed(c.judge(ctx, skey, &obs, swr, b))
+}
+
+// judge sets obs.state from the bytes read under skey (obs.raw) and the tag
+// records read with them (obs.readTags); records of tags the entry carries
+// beyond those cost one more round trip. Its error is errReadFailed or the
+// caller's context error.
+func (c *Cache) judge(ctx context.Context, skey string, obs *observation, swr time.Duration, b *FailureBudget) error {
 	if obs.raw == nil {
 		obs.state = stMissing
-		return obs, nil
+		return nil
 	}
 	env, err := parseEnvelope(obs.raw)
 	if err != nil {
 		c.corrupt(ctx, skey, err)
 		obs.state = stMissing // corrupt deleted it
-		return obs, nil
+		return nil
 	}
 	obs.env = env
 	if env.kind == kindLease {
 		obs.state = stLease
-		return obs, nil
+		return nil
 	}
-	ok, err := c.stampsCurrent(ctx, skey, env, &obs)
+	ok, err := c.stampsCurrent(ctx, skey, env, obs)
 	if err != nil {
 		b.spend()
 		obs.state = stInvalid
-		return obs.failed(err)
+		return err
 	}
 	switch now := obs.start.UnixMilli(); {
 	case !ok || c.pending.covers(env):
@@ -139,7 +148,16 @@ func (c *Cache) observe(ctx context.Context, skey string, tags []string, swr tim
 	default:
 		obs.state = stExpired
 	}
-	return obs, nil
+	if env.kind == kindAbsent {
+		// Only a fresh marker means anything; past it, it is a dead entry
+		// that the next load replaces (compare-and-swap from it).
+		if obs.state == stFresh {
+			obs.state = stAbsent
+		} else {
+			obs.state = stInvalid
+		}
+	}
+	return nil
 }
 
 // servableOnError reports whether the observed entry may answer a loader
@@ -234,10 +252,13 @@ func (c *Cache) failed(ctx context.Context, msg, key string, err error) {
 		return
 	}
 	c.stats.errors.Add(1)
+	if isTimeout(err) && ctx.Err() == nil {
+		c.stats.timeouts.Add(1)
+	}
 	if key == "" {
 		c.log.WarnContext(ctx, msg, "err", err)
 	} else {
-		c.log.WarnContext(ctx, msg, "key", key, "err", err)
+		c.log.WarnContext(ctx, msg, "key", logKey(key), "err", err)
 	}
 }
 

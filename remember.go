@@ -19,7 +19,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (v T,
 	if c.closed.Load() {
 		return v, false, ErrClosed
 	}
-	o, err := c.options(opts)
+	o, err := c.keyOptions(key, opts)
 	if err != nil {
 		return v, false, err
 	}
@@ -50,7 +50,7 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	o, err := c.options(opts)
+	o, err := c.keyOptions(key, opts)
 	if err != nil {
 		return err
 	}
@@ -64,24 +64,24 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 		if !errors.Is(err, ErrInvalidKey) {
 			c.failed(ctx, "cache SET tags failed", key, err)
 		}
-		return fmt.Errorf("aside: set %q: %w", key, err)
+		return fmt.Errorf("aside: set %q: %w", logKey(key), err)
 	}
 	_, payload, raw, err := c.encode(v)
 	if err != nil {
-		return fmt.Errorf("aside: set %q: %w", key, err)
+		return fmt.Errorf("aside: set %q: %w", logKey(key), err)
 	}
 	ttl := c.jittered(o.ttl)
 	freshUntil := time.Now().Add(ttl)
 	if ok, err := c.keepRecords(ctx, stamps, freshUntil.Add(o.grace())); err != nil {
 		c.failed(ctx, "cache SET tags failed", key, err)
-		return fmt.Errorf("aside: set %q: %w", key, err)
+		return fmt.Errorf("aside: set %q: %w", logKey(key), err)
 	} else if !ok {
 		return nil // a tag was invalidated meanwhile: the entry would be dead on arrival
 	}
 	entry := newEntry(freshUntil, stamps, payload)
 	if err := c.p.Set(ctx, skey, entry, ttl+o.grace()); err != nil {
 		c.failed(ctx, "cache SET failed", key, err)
-		return fmt.Errorf("aside: set %q: %w", key, err)
+		return fmt.Errorf("aside: set %q: %w", logKey(key), err)
 	}
 	c.wrote(ctx, key, ttl+o.grace(), raw, len(payload), len(entry))
 	return nil
@@ -112,7 +112,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	if c.closed.Load() {
 		return v, ErrClosed
 	}
-	o, err := c.options(opts)
+	o, err := c.keyOptions(key, opts)
 	if err != nil {
 		return v, err
 	}
@@ -143,7 +143,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 		if o.sie > 0 && !isCtxErr(err) && obs.servableOnError(o.sie) {
 			if derr := c.unmarshal(ctx, obs.env.payload, &v, o.budget); derr == nil {
 				c.stats.staleHits.Add(1)
-				c.log.WarnContext(ctx, "cache loader failed; serving stale (stale-if-error)", "key", key, "err", err)
+				c.log.WarnContext(ctx, "cache loader failed; serving stale (stale-if-error)", "key", logKey(key), "err", err)
 				return v, nil
 			}
 		}
@@ -156,7 +156,7 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 		// and the entry goes, so that hits do not keep failing on it.
 		lv, ok := loaded.(T)
 		if !ok {
-			return v, fmt.Errorf("aside: remember %q: the codec cannot decode what it encoded: %w", key, err)
+			return v, fmt.Errorf("aside: remember %q: the codec cannot decode what it encoded: %w", logKey(key), err)
 		}
 		c.corrupt(ctx, skey, err)
 		return lv, nil
@@ -196,7 +196,7 @@ func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o 
 		if f.panicked != nil {
 			panic(f.panicked)
 		}
-		if leader || (f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart))) {
+		if leader || (f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart)) && f.err != errNotReturned) {
 			return f.payload, f.value, f.err
 		}
 	}
@@ -270,7 +270,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		default:
 			setup.observed = existing
 		}
-	case obs.state == stInvalid || obs.state == stExpired || obs.state == stStale:
+	case obs.state == stInvalid || obs.state == stExpired || obs.state == stStale || obs.state == stAbsent:
 		lease := newLease()
 		ok, err := c.p.CompareAndSwap(ctx, skey, obs.raw, lease, c.leaseTTL)
 		switch {
@@ -311,7 +311,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 	redacted, payload, raw, err := c.encode(v)
 	if err != nil {
 		c.release(skey, setup.expect)
-		return nil, fmt.Errorf("aside: remember %q: %w", key, err)
+		return nil, fmt.Errorf("aside: remember %q: %w", logKey(key), err)
 	}
 	f.value = redacted
 	ls.mu.Lock()
@@ -357,7 +357,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		c.release(skey, setup.expect)
 	case !ok:
 		if c.debug(ctx) {
-			c.log.DebugContext(ctx, "cache SET skipped: invalidated while loading", "key", key)
+			c.log.DebugContext(ctx, "cache SET skipped: invalidated while loading", "key", logKey(key))
 		}
 	default:
 		c.wrote(ctx, key, ttl+o.grace(), raw, len(payload), len(entry))
@@ -427,9 +427,9 @@ func (c *Cache) hit(ctx context.Context, key string, stale bool) {
 	}
 	if c.debug(ctx) {
 		if stale {
-			c.log.DebugContext(ctx, "cache HIT stale", "key", key)
+			c.log.DebugContext(ctx, "cache HIT stale", "key", logKey(key))
 		} else {
-			c.log.DebugContext(ctx, "cache HIT", "key", key)
+			c.log.DebugContext(ctx, "cache HIT", "key", logKey(key))
 		}
 	}
 }
@@ -437,7 +437,7 @@ func (c *Cache) hit(ctx context.Context, key string, stale bool) {
 func (c *Cache) miss(ctx context.Context, key string) {
 	c.stats.misses.Add(1)
 	if c.debug(ctx) {
-		c.log.DebugContext(ctx, "cache MISS", "key", key)
+		c.log.DebugContext(ctx, "cache MISS", "key", logKey(key))
 	}
 }
 
@@ -452,9 +452,12 @@ func (c *Cache) wrote(ctx context.Context, key string, life time.Duration, raw, 
 	c.stats.encodedBytes.Add(int64(encoded))
 	c.stats.sets.Add(1)
 	c.stats.rawBytes.Add(int64(raw))
+	if raw > encoded {
+		c.stats.compressionSaved.Add(int64(raw - encoded))
+	}
 	c.stats.storedBytes.Add(int64(stored))
 	if c.debug(ctx) {
-		c.log.DebugContext(ctx, "cache SET", "key", key, "ttl", life, "bytes", stored)
+		c.log.DebugContext(ctx, "cache SET", "key", logKey(key), "ttl", life, "bytes", stored)
 	}
 }
 

@@ -403,3 +403,24 @@ func TestAValueTheCodecWillNotDecodeIsStillReturned(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, found)
 }
+
+func TestAValueTheCodecWillNotDecodeIsStillReturnedByABatch(t *testing.T) {
+	type hostile struct{ M []map[string]int }
+	big := hostile{M: make([]map[string]int, 20000)}
+	for i := range big.M {
+		big.M[i] = map[string]int{"a": i}
+	}
+	c := newCache(t, aside.Options{})
+	got, err := aside.RememberMany(context.Background(), c, []int{1, 2}, func(id int) string { return fmt.Sprint("k", id) },
+		func(_ context.Context, ids []int) (map[int]hostile, error) {
+			out := map[int]hostile{}
+			for _, id := range ids {
+				out[id] = big
+			}
+			return out, nil
+		})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Len(t, got[1].M, len(big.M))
+	require.Positive(t, c.Stats().DecodeFailures)
+}

@@ -19,6 +19,7 @@ type Stats struct {
 	Loads          int64 `json:"loads"`           // loader runs (stampede protection keeps this below Misses)
 	LoadErrors     int64 `json:"load_errors"`     // loader runs that returned an error (never cached)
 	Errors         int64 `json:"errors"`          // provider failures (each one read as a miss or a skipped write)
+	Timeouts       int64 `json:"timeouts"`        // the provider failures that were timeouts (also in Errors)
 	DecodeFailures int64 `json:"decode_failures"` // stored bytes that could not be decoded (deleted, read as a miss)
 	Invalidations  int64 `json:"invalidations"`   // tags invalidated by InvalidateTags
 	PatternDeletes int64 `json:"pattern_deletes"` // entries removed by InvalidatePattern
@@ -30,7 +31,13 @@ type Stats struct {
 	RawBytes             int64 `json:"raw_bytes"`     // serialized size of everything written, before compression
 	EncodedBytes         int64 `json:"encoded_bytes"` // the codec's output for them: after compression
 	StoredBytes          int64 `json:"stored_bytes"`  // bytes handed to the provider: EncodedBytes plus envelopes and tag stamps
-	Redactions           int64 `json:"redactions"`    // values the redaction filter removed or masked before storage (struct fields, map entries, JSON members)
+	// CompressionSaved is the bytes compression removed, summed over the
+	// writes it made smaller (so it only grows; RawBytes - EncodedBytes
+	// also counts the few header bytes of values stored uncompressed).
+	CompressionSaved int64 `json:"compression_saved_bytes"`
+	Redactions       int64 `json:"redactions"`   // values the redaction filter removed or masked before storage (struct fields, map entries, JSON members)
+	BatchHits        int64 `json:"batch_hits"`   // keys of GetMany and RememberMany served from the cache (also in Hits)
+	BatchMisses      int64 `json:"batch_misses"` // keys of GetMany and RememberMany that missed (also in Misses)
 	// Circuit is the state of the circuit breaker in front of the provider
 	// ("closed", "half-open", "open"), or "" when there is none (the memory
 	// provider, or Options.Breaker.Disabled). CircuitOpens counts how often
@@ -44,6 +51,18 @@ type Stats struct {
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
 	Keys int64 `json:"keys"`
+	// Bytes and MaxBytes are what a bounded in-process store holds and its
+	// bound (provider.Sizer: the memory provider), else -1.
+	Bytes    int64 `json:"bytes"`
+	MaxBytes int64 `json:"max_bytes"`
+	// Providers lists the stores under the Cache, with what each billed
+	// (provider.Meter) and, for the members of a composite provider, the
+	// hits, errors and latency it counted for each.
+	Providers []ProviderStats `json:"providers"`
+	// Usage is this calendar month's billed usage against the Budget, when
+	// a provider meters; nil otherwise. See MonthUsage for how a fleet of
+	// processes should read it.
+	Usage *MonthUsage `json:"usage,omitempty"`
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -66,9 +85,11 @@ func (s Stats) Savings() float64 {
 
 type counters struct {
 	hits, staleHits, misses, sets, deletes, loads, loadErrors atomic.Int64
-	errors, decodeFailures, invalidations, patternDeletes     atomic.Int64
-	repairs, invalidationsPending, invalidationRetries        atomic.Int64
-	rawBytes, encodedBytes, storedBytes                       atomic.Int64
+	errors, timeouts, decodeFailures, invalidations           atomic.Int64
+	patternDeletes, repairs                                   atomic.Int64
+	invalidationsPending, invalidationRetries                 atomic.Int64
+	rawBytes, encodedBytes, storedBytes, compressionSaved     atomic.Int64
+	batchHits, batchMisses                                    atomic.Int64
 	redactions                                                redact.Tally
 }
 
@@ -76,7 +97,10 @@ type counters struct {
 const keyCountTimeout = 250 * time.Millisecond
 
 // Stats returns the counters. When the provider implements provider.Counter
-// it asks it for the key count (one cheap call, bounded to 250ms).
+// it asks it for the key count (one cheap call, bounded to 250ms), and
+// reads provider.Sizer and provider.Meter where they are offered. It costs
+// nothing on the hit path: the counters are atomics the hit path increments
+// anyway.
 func (c *Cache) Stats() Stats {
 	s := Stats{
 		Hits:                 c.stats.hits.Load(),
@@ -87,6 +111,7 @@ func (c *Cache) Stats() Stats {
 		Loads:                c.stats.loads.Load(),
 		LoadErrors:           c.stats.loadErrors.Load(),
 		Errors:               c.stats.errors.Load(),
+		Timeouts:             c.stats.timeouts.Load(),
 		DecodeFailures:       c.stats.decodeFailures.Load(),
 		Invalidations:        c.stats.invalidations.Load(),
 		PatternDeletes:       c.stats.patternDeletes.Load(),
@@ -96,20 +121,38 @@ func (c *Cache) Stats() Stats {
 		RawBytes:             c.stats.rawBytes.Load(),
 		EncodedBytes:         c.stats.encodedBytes.Load(),
 		StoredBytes:          c.stats.storedBytes.Load(),
+		CompressionSaved:     c.stats.compressionSaved.Load(),
 		Redactions:           c.stats.redactions.Count(),
+		BatchHits:            c.stats.batchHits.Load(),
+		BatchMisses:          c.stats.batchMisses.Load(),
 		Keys:                 -1,
+		Bytes:                -1,
+		MaxBytes:             -1,
 		Dictionary:           c.dictionaryStats(), // dictionary.go
 	}
 	if c.breaker != nil {
 		b := c.breaker.Stats()
 		s.Circuit, s.CircuitOpens, s.Rejected = b.State.String(), b.Opens, b.Rejected
 	}
-	if n, ok := c.p.(provider.Counter); ok && !c.closed.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), keyCountTimeout)
-		defer cancel()
+	var total provider.Usage
+	var metered bool
+	s.Providers, total, metered = c.providers()
+	if metered {
+		u := c.mon.monthUsage(c.mon.now(), total)
+		s.Usage = &u
+	}
+	if c.closed.Load() {
+		return s
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keyCountTimeout)
+	defer cancel()
+	if n, ok := c.p.(provider.Counter); ok {
 		if k, err := n.Len(ctx); err == nil {
 			s.Keys = k
 		}
+	}
+	if used, limit, ok := c.sizeOf(ctx); ok {
+		s.Bytes, s.MaxBytes = used, limit
 	}
 	return s
 }

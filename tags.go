@@ -328,7 +328,7 @@ func (c *Cache) InvalidatePattern(ctx context.Context, glob string) (int, error)
 		return n, fmt.Errorf("aside: invalidate pattern: %w", err)
 	}
 	if c.debug(ctx) {
-		c.log.DebugContext(ctx, "cache INVALIDATE pattern", "pattern", glob, "deleted", n)
+		c.log.DebugContext(ctx, "cache INVALIDATE pattern", "pattern", logKey(glob), "deleted", n)
 	}
 	return n, nil
 }

@@ -9,6 +9,7 @@
 // It also measures what aside would store for your own data, read-only:
 //
 //	go run ./bench -sample redis://127.0.0.1:6379/0 -o savings.md   # a random sample of a Redis database
+//	UPSTASH_REDIS_REST_TOKEN=... go run ./bench -sample https://<db>.upstash.io   # an Upstash database over REST
 //	go run ./bench -dir ./responses                                 # a random sample of files
 //
 // The report has five sections, all measured at run time:
@@ -42,7 +43,9 @@
 // -o), -dict-out file, and -keys-held, -reads, -writes for the Upstash
 // figures.
 //
-// With -sample URL (redis:// or rediss://) it draws a uniform random sample
+// With -sample URL (redis://, rediss://, or an Upstash REST URL with the
+// token in UPSTASH_REDIS_REST_TOKEN, read through provider/upstash) it
+// draws a uniform random sample
 // of the database's keys (SCAN, never KEYS: a reservoir over at most
 // -scan-keys names, matching -match), reads at most -sample-keys values and
 // -sample-bytes bytes with MGET, and sends nothing else: no write, ever.
@@ -52,7 +55,7 @@
 // sample trains a dictionary; every algorithm and level, and the
 // dictionary, are measured on the other half, and priced on Upstash. A
 // progress bar is drawn on a terminal only. Passwords in URLs are never
-// printed. Upstash REST URLs are not supported yet.
+// printed, and the Upstash token is read from the environment only.
 //
 // What it does not do: it never prints figures it did not measure, it
 // does not judge them against targets beyond stating the issue's, and a

@@ -46,7 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&keysHeld, "keys-held", 1_000_000, "entries held, for the Upstash figures (-sample: the store's key count unless set)")
 	fs.Float64Var(&reads, "reads", 10_000_000, "reads a month, for the Upstash figures")
 	fs.Float64Var(&writes, "writes", 1_000_000, "writes a month, for the Upstash figures")
-	fs.StringVar(&cfg.sample.url, "sample", "", "measure a sample of the values in the store at `URL` (redis://[user:pass@]host:port/db or an Upstash REST URL, token in UPSTASH_REDIS_REST_TOKEN); read-only")
+	fs.StringVar(&cfg.sample.url, "sample", "", "measure a sample of the values in the store at `URL` (redis://[user:pass@]host:port/db or an Upstash REST URL https://..., token in UPSTASH_REDIS_REST_TOKEN); read-only")
 	fs.StringVar(&cfg.sample.dir, "dir", "", "measure a sample of the files under `path`, one value per file")
 	fs.StringVar(&cfg.sample.match, "match", "*", "with -sample: only keys matching this glob (SCAN MATCH)")
 	fs.IntVar(&cfg.sample.maxKeys, "sample-keys", 2000, "with -sample/-dir: values to sample at most")

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aside-go/aside"
 	"github.com/aside-go/aside/codec"
+	"github.com/aside-go/aside/provider/upstash"
 )
 
 // sampleConfig is what -sample and -dir read.
@@ -48,7 +49,10 @@ func (s sampleConfig) check() error {
 	case "redis", "rediss":
 		return nil
 	case "https", "http":
-		return errors.New("-sample: Upstash REST stores are not supported by this build yet (provider/upstash is not merged); use -sample redis://... with the database's Redis endpoint, which Upstash also offers")
+		if os.Getenv(upstashTokenEnv) == "" {
+			return fmt.Errorf("-sample: an Upstash REST URL needs the token in %s", upstashTokenEnv)
+		}
+		return nil
 	}
 	return fmt.Errorf("-sample: scheme %q: use redis://, rediss:// or -dir", u.Scheme)
 }
@@ -100,9 +104,12 @@ func runSample(ctx context.Context, cfg config, w io.Writer) error {
 	bar := newBar(cfg.progress)
 	var set *sampleSet
 	var err error
-	if cfg.sample.dir != "" {
+	switch {
+	case cfg.sample.dir != "":
 		set, err = sampleDir(ctx, cfg.sample, bar)
-	} else {
+	case strings.HasPrefix(cfg.sample.url, "http"):
+		set, err = sampleUpstash(ctx, cfg.sample, bar)
+	default:
 		set, err = sampleRedis(ctx, cfg.sample, bar)
 	}
 	bar.done()
@@ -247,6 +254,62 @@ func sampleRedis(ctx context.Context, sc sampleConfig, b *bar) (*sampleSet, erro
 				continue
 			}
 			set.add(batch[j], []byte(s), sc.maxBytes)
+		}
+		b.add(len(batch))
+	}
+	return set, nil
+}
+
+// upstashTokenEnv holds the REST token for an Upstash -sample URL: never a
+// flag, so that it stays out of shell history and the report.
+const upstashTokenEnv = "UPSTASH_REDIS_REST_TOKEN"
+
+// sampleUpstash draws the sample from an Upstash database through
+// provider/upstash, with read-only commands only: DBSIZE, SCAN and MGET.
+// Values another client wrote as text that is not the provider's base64
+// read as missing (counted with the keys that held no string).
+func sampleUpstash(ctx context.Context, sc sampleConfig, b *bar) (*sampleSet, error) {
+	p, err := upstash.New(sc.url, os.Getenv(upstashTokenEnv), upstash.Options{ScanCount: 1000})
+	if err != nil {
+		return nil, fmt.Errorf("-sample: %w", err)
+	}
+	defer p.Close()
+	set := &sampleSet{source: redactURL(sc.url), total: -1}
+	if set.total, err = p.Len(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", set.source, err)
+	}
+	res := newReservoir(sc.maxKeys)
+	b.phase("scanning key names", min(set.total, int64(sc.scanKeys)))
+	for cursor := "0"; res.seen < sc.scanKeys; {
+		keys, next, err := p.Scan(ctx, cursor, sc.match)
+		if err != nil {
+			return nil, fmt.Errorf("%s: SCAN: %w", set.source, err)
+		}
+		for _, k := range keys {
+			if res.seen >= sc.scanKeys {
+				break
+			}
+			res.offer(k)
+		}
+		b.add(len(keys))
+		if cursor = next; cursor == "0" {
+			break
+		}
+	}
+	set.looked = res.seen
+	b.phase("reading values", int64(len(res.keep)))
+	for i := 0; i < len(res.keep) && set.readBytes < sc.maxBytes; i += 100 {
+		batch := res.keep[i:min(i+100, len(res.keep))]
+		vals, err := p.GetMulti(ctx, batch)
+		if err != nil {
+			return nil, fmt.Errorf("%s: MGET: %w", set.source, err)
+		}
+		for j, v := range vals {
+			if v == nil {
+				set.notStrings++
+				continue
+			}
+			set.add(batch[j], v, sc.maxBytes)
 		}
 		b.add(len(batch))
 	}

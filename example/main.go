@@ -1,13 +1,17 @@
 // Command example is an Echo shop API cached by aside: a cached product list
 // and product pages tagged per product, a write route that invalidates them,
-// a Remember-backed route, and the cache's stats and health. Run it with
+// a Remember-backed route, and the cache's operations: a status page on
+// /_cache/, health on /_cache/health, stats on /_cache/stats and Prometheus
+// metrics on /metrics. Run it with
 //
 //	go run ./example                     # in-memory cache, on 127.0.0.1:8080
 //	CACHE_PROVIDER=redis REDIS_URL=redis://127.0.0.1:6379/0 go run ./example
 //
 // ADDR changes the listen address, ADMIN_TOKEN turns on
-// POST /_cache/invalidate, and LOG_LEVEL=debug logs one line per cache
-// operation. The README shows the curl commands and the headers you will see.
+// POST /_cache/invalidate (and the status page's buttons), and LOG_LEVEL=debug
+// logs one line per cache operation. Alerts (a low hit rate, provider errors,
+// the circuit opening, a budget share) are printed on standard error. The
+// README shows the curl commands and what you will see.
 package main
 
 import (
@@ -25,10 +29,18 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/aside-go/aside"
+	"github.com/aside-go/aside/metrics"
 	"github.com/aside-go/aside/middleware"
+	"github.com/aside-go/aside/provider/memory"
 )
+
+// cacheName is the cache label of the metrics.
+const cacheName = "shop"
 
 func main() {
 	if err := run(); err != nil {
@@ -38,7 +50,28 @@ func main() {
 }
 
 func run() error {
-	c, err := aside.FromEnv()
+	o, err := aside.OptionsFromEnv(nil)
+	if err != nil {
+		return err
+	}
+	if o.Provider == nil {
+		// The default in-memory store, built here so that its calls can be
+		// timed; it never fails, so it needs no circuit breaker.
+		mp, err := memory.New(memory.Options{MaxBytes: o.MemoryMaxBytes})
+		if err != nil {
+			return err
+		}
+		o.Provider, o.Breaker.Disabled = mp, true
+	}
+	o.Provider = metrics.Instrument(o.Provider, metrics.Options{Cache: cacheName})
+	o.OnAlert = func(a aside.Alert) {
+		state := "resolved"
+		if a.Firing {
+			state = "FIRING"
+		}
+		fmt.Fprintf(os.Stderr, "example: cache alert %s %s: %s\n", a.Kind, state, a.Message)
+	}
+	c, err := aside.New(o)
 	if err != nil {
 		return err
 	}
@@ -66,7 +99,7 @@ func run() error {
 		return err
 	}
 	e.Listener = ln
-	fmt.Fprintf(os.Stderr, "example: listening on http://%s (try curl -i http://%s/products)\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(os.Stderr, "example: listening on http://%s (try curl -i http://%s/products; status page: http://%s/_cache/)\n", ln.Addr(), ln.Addr(), ln.Addr())
 	if err := e.Start(""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -144,7 +177,10 @@ func newServer(c *aside.Cache, s *shop, adminToken string) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 
-	cached := e.Group("", middleware.CacheWithConfig(middleware.CacheConfig{
+	// Per-route hit and miss counts, for the status page and /metrics: in
+	// front of the cache middleware, so that it sees what the cache did.
+	routes := &middleware.RouteStats{}
+	cached := e.Group("", routes.Count, middleware.CacheWithConfig(middleware.CacheConfig{
 		Cache:                c,
 		TTL:                  5 * time.Minute,
 		StaleWhileRevalidate: time.Minute,
@@ -222,8 +258,18 @@ func newServer(c *aside.Cache, s *shop, adminToken string) (*echo.Echo, error) {
 		return ec.JSON(http.StatusOK, sum)
 	})
 
-	if err := middleware.RegisterAdmin(e.Group("/_cache"), middleware.AdminConfig{Cache: c, Token: adminToken}); err != nil {
+	// /_cache/ (the status page), /_cache/stats, /_cache/health and, with a
+	// token, POST /_cache/invalidate.
+	if err := middleware.RegisterAdmin(e.Group("/_cache"), middleware.AdminConfig{Cache: c, Token: adminToken, Routes: routes}); err != nil {
 		return nil, err
 	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		metrics.NewCollector(c, metrics.Options{Cache: cacheName, Routes: routes}),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e, nil
 }

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/aside-go/aside"
+	"github.com/aside-go/aside/metrics"
+	"github.com/aside-go/aside/provider/memory"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -22,7 +24,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestTheExampleAppOverLoopback starts the app on 127.0.0.1:0 and walks
 // through what the README shows.
 func TestTheExampleAppOverLoopback(t *testing.T) {
-	c, err := aside.New(aside.Options{})
+	mp, err := memory.New(memory.Options{})
+	require.NoError(t, err)
+	c, err := aside.New(aside.Options{Provider: metrics.Instrument(mp, metrics.Options{Cache: cacheName}), Breaker: aside.Breaker{Disabled: true}})
 	require.NoError(t, err)
 	defer c.Close()
 	s := newShop()
@@ -94,8 +98,26 @@ func TestTheExampleAppOverLoopback(t *testing.T) {
 	var st struct{ Hits, Misses int64 }
 	require.NoError(t, json.Unmarshal([]byte(body), &st))
 	require.Positive(t, st.Hits)
-	res, _ = do("GET", "/_cache/health", "")
+	res, body = do("GET", "/_cache/health", "")
 	require.Equal(t, http.StatusOK, res.StatusCode)
+	var h struct {
+		Status  string
+		Reasons []string
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &h))
+	require.Equal(t, "ok", h.Status, h.Reasons)
+
+	res, body = do("GET", "/_cache/", "")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, body, "<title>aside cache</title>")
+	require.NotEmpty(t, res.Header.Get("Content-Security-Policy"))
+
+	res, body = do("GET", "/metrics", "")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, body, `aside_hits_total{cache="shop"}`)
+	require.Contains(t, body, `aside_route_requests_total{cache="shop",result="hit",route="/products/:id"} 2`)
+	require.Contains(t, body, `aside_provider_call_duration_seconds_count{cache="shop",op="get_multi",provider="memory"}`)
+	require.NotContains(t, body, "utm_source", "a URL never reaches a label")
 
 	res, _ = do("POST", "/_cache/invalidate", `{"tags":["products"]}`)
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)

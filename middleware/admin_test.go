@@ -1,10 +1,13 @@
 package middleware_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -12,6 +15,8 @@ import (
 
 	"github.com/aside-go/aside"
 	"github.com/aside-go/aside/middleware"
+	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/memory"
 )
 
 func TestAdminEndpoints(t *testing.T) {
@@ -32,7 +37,16 @@ func TestAdminEndpoints(t *testing.T) {
 
 	health := a.get("/_cache/health")
 	require.Equal(t, http.StatusOK, health.Code)
-	require.JSONEq(t, `{"status":"ok"}`, health.Body.String())
+	var h struct {
+		Status  string
+		Reasons []string
+		Recent  struct{ Reads, Hits int64 }
+	}
+	require.NoError(t, json.Unmarshal(health.Body.Bytes(), &h))
+	require.Equal(t, "ok", h.Status)
+	require.Empty(t, h.Reasons)
+	require.EqualValues(t, 1, h.Recent.Hits)
+	require.Equal(t, "no-store", health.Header().Get("Cache-Control"))
 
 	post := func(body string, hdr ...string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, "/_cache/invalidate", strings.NewReader(body))
@@ -93,4 +107,93 @@ func TestHealthReportsAFailingProvider(t *testing.T) {
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.NotContains(t, rec.Body.String(), "provider down")
+}
+
+func TestHealthIsOKWhenDegradedAndSaysWhy(t *testing.T) {
+	e := echo.New()
+	c := newCache(t, aside.Options{Health: aside.HealthOptions{MinReads: 3}})
+	for i := range 5 {
+		_, _, err := aside.Get[int](t.Context(), c, fmt.Sprint("nothing:", i))
+		require.NoError(t, err)
+	}
+	require.NoError(t, middleware.RegisterAdmin(e, middleware.AdminConfig{Cache: c}))
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	require.Equal(t, http.StatusOK, rec.Code, "degraded still serves: 200")
+	var h aside.Health
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &h))
+	require.Equal(t, aside.HealthDegraded, h.Status)
+	require.Len(t, h.Reasons, 1)
+	require.Contains(t, h.Reasons[0], "hit rate 0.0%")
+}
+
+// pings counts the pings a provider answers.
+type pings struct {
+	provider.Provider
+	n atomic.Int64
+}
+
+func (p *pings) Ping(ctx context.Context) error {
+	p.n.Add(1)
+	return p.Provider.Ping(ctx)
+}
+
+func TestHealthPingsTheStoreAtMostOnceASecond(t *testing.T) {
+	m, err := memory.New(memory.Options{})
+	require.NoError(t, err)
+	p := &pings{Provider: m}
+	c := newCache(t, aside.Options{Provider: p, Breaker: aside.Breaker{Disabled: true}})
+	e := echo.New()
+	require.NoError(t, middleware.RegisterAdmin(e, middleware.AdminConfig{Cache: c}))
+	for range 20 {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+		require.Equal(t, http.StatusOK, rec.Code)
+	}
+	require.EqualValues(t, 1, p.n.Load())
+}
+
+func TestTheStatusPageIsServedWithNoDataAndAStrictPolicy(t *testing.T) {
+	a := newApp(t, middleware.CacheConfig{})
+	a.route("/products", jsonHandler(productsJSON))
+	var routes middleware.RouteStats
+	require.NoError(t, middleware.RegisterAdmin(a.e.Group("/_cache"), middleware.AdminConfig{
+		Cache: a.cache, Token: "s3cret", ProtectReads: true, Routes: &routes,
+	}))
+	a.get("/products")
+	for _, path := range []string{"/_cache/", "/_cache"} {
+		rec := a.get(path)
+		require.Equal(t, http.StatusOK, rec.Code, path)
+		require.Contains(t, rec.Header().Get("Content-Type"), "text/html")
+		require.Contains(t, rec.Header().Get("Content-Security-Policy"), "default-src 'none'")
+		require.Contains(t, rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'")
+		require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+		require.Contains(t, rec.Body.String(), `<base href="/_cache/">`, "relative URLs work with and without the slash")
+		require.NotContains(t, rec.Body.String(), "s3cret")
+		requireNotHit(t, rec)
+	}
+	js := a.get("/_cache/status.js")
+	require.Equal(t, http.StatusOK, js.Code)
+	require.Contains(t, js.Header().Get("Content-Type"), "text/javascript")
+	require.Contains(t, js.Body.String(), "Authorization")
+	require.NotContains(t, js.Body.String(), "localStorage")
+	require.NotContains(t, js.Body.String(), "sessionStorage")
+	require.NotContains(t, js.Body.String(), "document.cookie")
+	require.NotContains(t, js.Body.String(), "innerHTML")
+	require.Equal(t, http.StatusOK, a.get("/_cache/status.css").Code)
+
+	// The data needs the token.
+	require.Equal(t, http.StatusUnauthorized, a.get("/_cache/stats").Code)
+	require.Equal(t, http.StatusUnauthorized, a.get("/_cache/health").Code)
+	stats := a.get("/_cache/stats", "Authorization", "Bearer s3cret")
+	require.Equal(t, http.StatusOK, stats.Code)
+	var s struct {
+		History      []aside.Interval
+		Routes       []struct{ Route string }
+		Invalidation bool
+	}
+	require.NoError(t, json.Unmarshal(stats.Body.Bytes(), &s))
+	require.NotEmpty(t, s.History)
+	require.True(t, s.Invalidation)
+	require.Empty(t, s.Routes, "RouteStats.Count is not in front of these routes")
 }

@@ -85,7 +85,7 @@ func (m *cacher) keyOf(c echo.Context, req *http.Request, rt *route) (string, []
 
 	opts := make([]aside.Option, 0, len(rt.opts)+2)
 	opts = append(opts, rt.opts...)
-	opts = append(opts, aside.Tags(append(rt.tags[:len(rt.tags):len(rt.tags)], uriTag)...), aside.Budget(budgetOf(req)))
+	opts = append(opts, aside.Tags(append(rt.tags[:len(rt.tags):len(rt.tags)], uriTag)...), aside.SharedBudget(budgetOf(req)))
 	return key, opts, true
 }
 
@@ -230,7 +230,7 @@ func (m *cacher) head(c echo.Context, next echo.HandlerFunc) error {
 	budget := budgetOf(req)
 	if !rt.disabled && m.refuse(req) == "" {
 		if key, opts, ok := m.keyOf(c, req, rt); ok {
-			opts[len(opts)-1] = aside.Budget(budget)
+			opts[len(opts)-1] = aside.SharedBudget(budget)
 			if e := m.peek(req, key, opts); e != nil {
 				return m.serve(c, e, m.hitStatus(e))
 			}

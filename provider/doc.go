@@ -43,10 +43,15 @@
 //
 // Abilities that not every store has cheaply are separate interfaces, found
 // with a type assertion: [Batcher] (many writes in one round trip),
-// [MultiAdder] (many Adds in one round trip), [Meter] (billed commands and
-// bytes),
-// [PatternDeleter] (delete by glob, for InvalidatePattern) and [Counter] (a
-// cheap key count for Stats).
+// [MultiAdder] (many Adds in one round trip), [MultiGetAdder] (a read of
+// many keys that Adds to the missing ones in the same round trip),
+// [MultiSwapper] (many CompareAndSwaps in one round trip), [Meter] (billed
+// commands and bytes), [PatternDeleter] (delete by glob, for
+// InvalidatePattern) and [Counter] (a cheap key count for Stats). The
+// Cache's batches (aside.GetMany, SetMany, RememberMany) use Batcher,
+// MultiGetAdder and MultiSwapper when the provider has them, so that a page
+// of keys costs one read and one write round trip whatever its size; without
+// them a batch still works, one call per key where the ability is missing.
 //
 // # What this package does not do
 //

@@ -102,6 +102,48 @@ type MultiAdder interface {
 	AddMulti(ctx context.Context, items []Item) ([]AddResult, error)
 }
 
+// Fetch is one key of [MultiGetAdder.GetAddMulti]: read Key and, when it
+// is missing and Add is not nil, store Add under it with TTL.
+type Fetch struct {
+	Key string
+	// Add is stored under Key when Key is missing; nil only reads. An
+	// empty, non-nil Add stores an empty value.
+	Add []byte
+	TTL time.Duration
+}
+
+// MultiGetAdder is implemented by providers that can read many keys and
+// Add to the missing ones in one round trip: the Cache's batch read, which
+// takes its loaders' leases while it reads. Each fetch is, atomically, a Get
+// followed, when the key is missing and Fetch.Add is not nil, by storing Add
+// (Redis: GET, or SET NX GET PX). The result has one element per fetch, in
+// order: Added when Add was stored, else Existing holds the value read (nil:
+// missing). Fetches apply in order, so a key fetched twice sees the first
+// fetch's Add; the group is not atomic, and on error some Adds may have been
+// applied. A key holding another type fails the call with ErrWrongType when
+// its fetch has a value to add; a read-only fetch may read it as missing
+// instead (as GetMulti may).
+type MultiGetAdder interface {
+	GetAddMulti(ctx context.Context, fetches []Fetch) ([]AddResult, error)
+}
+
+// Swap is one item of [MultiSwapper.CompareAndSwapMulti].
+type Swap struct {
+	Key      string
+	Old, New []byte
+	TTL      time.Duration
+}
+
+// MultiSwapper is implemented by providers that can apply CompareAndSwap to
+// several keys in one round trip (the Cache stores a batch of loads through
+// their leases with it). Each swap is atomic on its own, exactly as
+// CompareAndSwap, and they apply in order; the group is not atomic, and on
+// error some may have been applied. On success the result reports, per
+// swap, whether it swapped.
+type MultiSwapper interface {
+	CompareAndSwapMulti(ctx context.Context, swaps []Swap) ([]bool, error)
+}
+
 // PatternDeleter is implemented by providers that can delete keys matching a
 // glob. The glob syntax is Redis's (see keys.Match): '*', '?', '[...]' with
 // ranges and '^' negation, and '\' to escape. Adapters work in bounded batches

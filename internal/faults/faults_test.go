@@ -32,6 +32,8 @@ const (
 	products     = 16
 	httpClients  = 16
 	directCalls  = 8
+	batchCalls   = 4
+	pageSize     = 6
 )
 
 // db is the origin: products whose version goes up with every write.
@@ -45,6 +47,18 @@ func (d *db) read(id int) int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.versions[id]
+}
+
+// readMany is one query for many products (WHERE id IN ...).
+func (d *db) readMany(ids []int) map[int]int64 {
+	time.Sleep(handlerDelay)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[int]int64, len(ids))
+	for _, id := range ids {
+		out[id] = d.versions[id]
+	}
+	return out
 }
 
 func (d *db) bump(id int) int64 {
@@ -265,9 +279,50 @@ func (s *stack) remember(id int, tl *tally, opened func() bool) {
 	}
 }
 
-// phase runs the load for d and returns what HTTP and Remember callers saw.
-func (s *stack) phase(d time.Duration, opened func() bool) (httpT, directT *tally) {
-	httpT, directT = &tally{}, &tally{}
+// rememberMany reads a page of product summaries with one
+// aside.RememberMany, each entry tagged with its product.
+func (s *stack) rememberMany(first int, tl *tally, opened func() bool) {
+	ids := make([]int, pageSize)
+	var floor [pageSize]int64
+	for i := range ids {
+		ids[i] = 1 + (first+i)%products
+		floor[i] = s.done[ids[i]].Load()
+	}
+	start := time.Now()
+	afterOpen := opened()
+	loaded := false
+	got, err := aside.RememberMany(context.Background(), s.c, ids, func(id int) string { return "page-item:" + strconv.Itoa(id) },
+		func(ctx context.Context, missing []int) (map[int]product, error) {
+			loaded = true
+			out := make(map[int]product, len(missing))
+			for id, v := range s.db.readMany(missing) {
+				out[id] = product{ID: id, Version: v}
+			}
+			return out, nil
+		}, aside.TagsFor(func(key string) []string { return []string{"product:" + strings.TrimPrefix(key, "page-item:")} }))
+	tl.add(time.Since(start), afterOpen)
+	if err != nil {
+		tl.fail(&tl.wrong, "RememberMany %v: %v", ids, err)
+		return
+	}
+	for i, id := range ids {
+		p, ok := got[id]
+		switch {
+		case !ok || p.ID != id:
+			tl.fail(&tl.wrong, "RememberMany %v returned %+v for product %d", ids, p, id)
+		case p.Version < floor[i]:
+			tl.fail(&tl.stale, "RememberMany returned version %d of product %d after version %d was written and invalidated", p.Version, id, floor[i])
+		}
+	}
+	if !loaded {
+		tl.hit(start)
+	}
+}
+
+// phase runs the load for d and returns what HTTP, Remember and
+// RememberMany callers saw.
+func (s *stack) phase(d time.Duration, opened func() bool) (httpT, directT, batchT *tally) {
+	httpT, directT, batchT = &tally{}, &tally{}, &tally{}
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := range httpClients {
@@ -290,8 +345,16 @@ func (s *stack) phase(d time.Duration, opened func() bool) (httpT, directT *tall
 			}
 		})
 	}
+	for w := range batchCalls {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(stop); n++ {
+				s.rememberMany(w*5+n, batchT, opened)
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
 	wg.Wait()
-	return httpT, directT
+	return httpT, directT, batchT
 }
 
 func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
@@ -320,11 +383,11 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 	}
 	bound := handlerDelay + timeout + slack
 
-	h, r := s.phase(1500*time.Millisecond, never)
-	t.Logf("healthy: HTTP %s; Remember %s", h.summary(), r.summary())
-	check("healthy", h, r)
-	if h.hits == 0 || r.hits == 0 {
-		t.Fatalf("the warm cache served no hits (HTTP %d, Remember %d)", h.hits, r.hits)
+	h, r, b := s.phase(1500*time.Millisecond, never)
+	t.Logf("healthy: HTTP %s; Remember %s; RememberMany %s", h.summary(), r.summary(), b.summary())
+	check("healthy", h, r, b)
+	if h.hits == 0 || r.hits == 0 || b.hits == 0 {
+		t.Fatalf("the warm cache served no hits (HTTP %d, Remember %d, RememberMany %d)", h.hits, r.hits, b.hits)
 	}
 
 	// Frozen: connections hang. Every call pays at most one Timeout, and
@@ -333,12 +396,12 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	pausedAt := time.Now()
-	h, r = s.phase(3*time.Second, opened)
+	h, r, b = s.phase(3*time.Second, opened)
 	st := s.c.Stats()
-	t.Logf("SIGSTOP (3 s): HTTP %s; Remember %s; circuit %s, opened %d times, %d calls refused; %d HTTP and %d Remember calls slow after it opened",
-		h.summary(), r.summary(), st.Circuit, st.CircuitOpens, st.Rejected, h.slowAfter, r.slowAfter)
-	check("frozen", h, r)
-	for name, tl := range map[string]*tally{"HTTP": h, "Remember": r} {
+	t.Logf("SIGSTOP (3 s): HTTP %s; Remember %s; RememberMany %s; circuit %s, opened %d times, %d calls refused; %d HTTP, %d Remember and %d RememberMany calls slow after it opened",
+		h.summary(), r.summary(), b.summary(), st.Circuit, st.CircuitOpens, st.Rejected, h.slowAfter, r.slowAfter, b.slowAfter)
+	check("frozen", h, r, b)
+	for name, tl := range map[string]*tally{"HTTP": h, "Remember": r, "RememberMany": b} {
 		if m := tl.max(); m > bound {
 			t.Errorf("frozen: a %s call took %v, more than one Timeout (%v) plus the handler and slack", name, m, timeout)
 		}
@@ -349,7 +412,7 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 	// After it opened, only the half-open probes (one per cool-down) may
 	// wait for the frozen store; allow for each caller's in-flight call.
 	cooldowns := int(time.Since(pausedAt)/time.Second) + 1
-	if slow := h.slowAfter + r.slowAfter; slow > 2*cooldowns+httpClients+directCalls {
+	if slow := h.slowAfter + r.slowAfter + b.slowAfter; slow > 2*cooldowns+httpClients+directCalls+batchCalls {
 		t.Errorf("frozen: %d calls were slow after the circuit opened; want about one per cool-down (%d)", slow, cooldowns)
 	}
 
@@ -357,10 +420,10 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	h, r = s.phase(2500*time.Millisecond, never)
-	t.Logf("resumed: HTTP %s; Remember %s; first hit %v after SIGCONT", h.summary(), r.summary(), firstHit(h, r).Sub(back).Round(time.Millisecond))
-	check("resumed", h, r)
-	if rec := firstHit(h, r).Sub(back); firstHit(h, r).IsZero() || rec > 2*time.Second {
+	h, r, b = s.phase(2500*time.Millisecond, never)
+	t.Logf("resumed: HTTP %s; Remember %s; RememberMany %s; first hit %v after SIGCONT", h.summary(), r.summary(), b.summary(), firstHit(h, r, b).Sub(back).Round(time.Millisecond))
+	check("resumed", h, r, b)
+	if rec := firstHit(h, r, b).Sub(back); firstHit(h, r, b).IsZero() || rec > 2*time.Second {
 		t.Errorf("resumed: first hit %v after the store came back; want < 2 s", rec)
 	}
 
@@ -368,12 +431,12 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	h, r = s.phase(2*time.Second, opened)
+	h, r, b = s.phase(2*time.Second, opened)
 	st = s.c.Stats()
-	t.Logf("SIGKILL (2 s): HTTP %s; Remember %s; circuit %s, opened %d times, %d calls refused",
-		h.summary(), r.summary(), st.Circuit, st.CircuitOpens, st.Rejected)
-	check("killed", h, r)
-	for name, tl := range map[string]*tally{"HTTP": h, "Remember": r} {
+	t.Logf("SIGKILL (2 s): HTTP %s; Remember %s; RememberMany %s; circuit %s, opened %d times, %d calls refused",
+		h.summary(), r.summary(), b.summary(), st.Circuit, st.CircuitOpens, st.Rejected)
+	check("killed", h, r, b)
+	for name, tl := range map[string]*tally{"HTTP": h, "Remember": r, "RememberMany": b} {
 		if m := tl.max(); m > bound {
 			t.Errorf("killed: a %s call took %v, more than one Timeout (%v) plus the handler and slack", name, m, timeout)
 		}
@@ -383,10 +446,10 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	back = time.Now()
-	h, r = s.phase(2500*time.Millisecond, never)
-	t.Logf("restarted: HTTP %s; Remember %s; first hit %v after the restart", h.summary(), r.summary(), firstHit(h, r).Sub(back).Round(time.Millisecond))
-	check("restarted", h, r)
-	if rec := firstHit(h, r).Sub(back); firstHit(h, r).IsZero() || rec > 2*time.Second {
+	h, r, b = s.phase(2500*time.Millisecond, never)
+	t.Logf("restarted: HTTP %s; Remember %s; RememberMany %s; first hit %v after the restart", h.summary(), r.summary(), b.summary(), firstHit(h, r, b).Sub(back).Round(time.Millisecond))
+	check("restarted", h, r, b)
+	if rec := firstHit(h, r, b).Sub(back); firstHit(h, r, b).IsZero() || rec > 2*time.Second {
 		t.Errorf("restarted: first hit %v after the store came back; want < 2 s", rec)
 	}
 	st = s.c.Stats()

@@ -80,10 +80,10 @@ func TestTheCircuitOpensAfterConsecutiveFailuresAndRefusesWithoutCallingTheStore
 			require.NotErrorIs(t, err, errDown, name)
 			refusals++
 		}
-		require.Equal(t, 11, refusals, "the core methods and the four optional ones")
+		require.Equal(t, 13, refusals, "the core methods and the six optional ones")
 		require.Equal(t, reached, f.calls.Load(), "an open circuit does not touch the store")
 		require.Equal(t, []string{"closed -> open"}, rec.list())
-		require.Equal(t, circuit.Stats{State: circuit.Open, Opens: 1, Rejected: 11}, b.Stats())
+		require.Equal(t, circuit.Stats{State: circuit.Open, Opens: 1, Rejected: 13}, b.Stats())
 	})
 }
 
@@ -328,7 +328,8 @@ func TestCloseWinsOverAnOpenCircuit(t *testing.T) {
 }
 
 // The guarded provider offers every optional ability whatever the wrapped
-// one has: Batcher and MultiAdder are emulated with Set and Add,
+// one has: Batcher, MultiAdder and MultiSwapper are emulated with Set, Add
+// and CompareAndSwap, MultiGetAdder with GetMulti and AddMulti,
 // PatternDeleter and Counter say provider.ErrNotSupported; every call that
 // reaches the store goes through the breaker.
 func TestTheGuardedProviderOffersEveryAbility(t *testing.T) {
@@ -339,6 +340,8 @@ func TestTheGuardedProviderOffersEveryAbility(t *testing.T) {
 		adds  = provider.MultiAdder
 		glob  = provider.PatternDeleter
 		count = provider.Counter
+		reads = provider.MultiGetAdder
+		swaps = provider.MultiSwapper
 	)
 	for _, inner := range []provider.Provider{
 		struct{ core }{f},
@@ -346,6 +349,11 @@ func TestTheGuardedProviderOffersEveryAbility(t *testing.T) {
 			core
 			batch
 			adds
+		}{f, f, f},
+		struct {
+			core
+			reads
+			swaps
 		}{f, f, f},
 		struct {
 			core
@@ -358,7 +366,9 @@ func TestTheGuardedProviderOffersEveryAbility(t *testing.T) {
 		_, isA := inner.(provider.MultiAdder)
 		_, isP := inner.(provider.PatternDeleter)
 		_, isC := inner.(provider.Counter)
-		t.Run(fmt.Sprintf("Batcher=%v MultiAdder=%v PatternDeleter=%v Counter=%v", isB, isA, isP, isC), func(t *testing.T) {
+		_, isG := inner.(provider.MultiGetAdder)
+		_, isS := inner.(provider.MultiSwapper)
+		t.Run(fmt.Sprintf("Batcher=%v MultiAdder=%v PatternDeleter=%v Counter=%v MultiGetAdder=%v MultiSwapper=%v", isB, isA, isP, isC, isG, isS), func(t *testing.T) {
 			p, b, _ := wrap(t, inner, circuit.Options{Failures: 1, CoolDown: time.Hour})
 			u, ok := p.(interface{ Unwrap() provider.Provider })
 			require.True(t, ok)
@@ -369,6 +379,12 @@ func TestTheGuardedProviderOffersEveryAbility(t *testing.T) {
 			require.NoError(t, p.(provider.Batcher).SetMulti(ctx, []provider.Item{{Key: "a"}, {Key: "b"}}))
 			_, err := p.(provider.MultiAdder).AddMulti(ctx, []provider.Item{{Key: "a"}, {Key: "b"}})
 			require.NoError(t, err)
+			got, err := p.(provider.MultiGetAdder).GetAddMulti(ctx, []provider.Fetch{{Key: "a", Add: []byte("1")}, {Key: "b"}})
+			require.NoError(t, err)
+			require.Len(t, got, 2)
+			swapped, err := p.(provider.MultiSwapper).CompareAndSwapMulti(ctx, []provider.Swap{{Key: "a"}, {Key: "b"}})
+			require.NoError(t, err)
+			require.Len(t, swapped, 2)
 			_, err = p.(provider.PatternDeleter).DeletePattern(ctx, "a*")
 			if isP {
 				require.NoError(t, err)

@@ -55,3 +55,27 @@ func TestCacheConformance(t *testing.T) {
 	p := guardedMemory(t)
 	providertest.RunCache(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
 }
+
+func TestCacheBatchConformance(t *testing.T) {
+	p := guardedMemory(t)
+	providertest.RunCacheBatch(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
+}
+
+// A batch over a store without the batch abilities (it keeps only
+// DeletePattern, which the test's invalidations use): the breaker emulates
+// them, and the guarantee holds all the same.
+func TestCacheBatchConformanceWithoutBatchAbilities(t *testing.T) {
+	m, err := memory.New(memory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := circuit.Wrap(struct {
+		provider.Provider
+		provider.PatternDeleter
+	}{m, m}, circuit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	providertest.RunCacheBatch(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
+}

@@ -30,8 +30,10 @@
 // every optional ability of package provider, each through the breaker,
 // whatever the wrapped provider has: one type, however many abilities
 // there are (a type per combination would grow as 2^n). Where the wrapped
-// provider lacks one, provider.Batcher and provider.MultiAdder are emulated
-// with one Set or Add per item, and provider.PatternDeleter and
+// provider lacks one, provider.Batcher, provider.MultiAdder and
+// provider.MultiSwapper are emulated with one Set, Add or CompareAndSwap per
+// item, provider.MultiGetAdder with a GetMulti and an AddMulti of the
+// missing keys, and provider.PatternDeleter and
 // provider.Counter return an error matching provider.ErrNotSupported, which
 // the Cache treats as the ability missing. Its
 // Unwrap method returns the wrapped provider. Close closes the wrapped

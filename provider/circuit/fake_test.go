@@ -29,6 +29,9 @@ type fake struct {
 var (
 	_ provider.Provider       = (*fake)(nil)
 	_ provider.Batcher        = (*fake)(nil)
+	_ provider.MultiAdder     = (*fake)(nil)
+	_ provider.MultiGetAdder  = (*fake)(nil)
+	_ provider.MultiSwapper   = (*fake)(nil)
 	_ provider.PatternDeleter = (*fake)(nil)
 	_ provider.Counter        = (*fake)(nil)
 )
@@ -98,6 +101,20 @@ func (f *fake) AddMulti(ctx context.Context, items []provider.Item) ([]provider.
 	return make([]provider.AddResult, len(items)), nil
 }
 
+func (f *fake) GetAddMulti(ctx context.Context, fetches []provider.Fetch) ([]provider.AddResult, error) {
+	if err := f.call(ctx); err != nil {
+		return nil, err
+	}
+	return make([]provider.AddResult, len(fetches)), nil
+}
+
+func (f *fake) CompareAndSwapMulti(ctx context.Context, swaps []provider.Swap) ([]bool, error) {
+	if err := f.call(ctx); err != nil {
+		return nil, err
+	}
+	return make([]bool, len(swaps)), nil
+}
+
 func (f *fake) DeletePattern(ctx context.Context, pattern string) (int, error) {
 	return 0, f.call(ctx)
 }
@@ -124,6 +141,18 @@ func calls(p provider.Provider, ctx context.Context) map[string]func() error {
 	}
 	if a, ok := p.(provider.MultiAdder); ok {
 		m["AddMulti"] = func() error { _, err := a.AddMulti(ctx, []provider.Item{{Key: "k"}}); return err }
+	}
+	if g, ok := p.(provider.MultiGetAdder); ok {
+		m["GetAddMulti"] = func() error {
+			_, err := g.GetAddMulti(ctx, []provider.Fetch{{Key: "k", Add: []byte("v")}, {Key: "j"}})
+			return err
+		}
+	}
+	if s, ok := p.(provider.MultiSwapper); ok {
+		m["CompareAndSwapMulti"] = func() error {
+			_, err := s.CompareAndSwapMulti(ctx, []provider.Swap{{Key: "k", Old: []byte("v"), New: []byte("w")}})
+			return err
+		}
 	}
 	if d, ok := p.(provider.PatternDeleter); ok {
 		m["DeletePattern"] = func() error { _, err := d.DeletePattern(ctx, "k*"); return err }

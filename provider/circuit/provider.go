@@ -15,9 +15,11 @@ import (
 //
 // The guarded provider implements every optional ability of package
 // provider, each through the breaker, whatever p implements: one type
-// however many abilities there are. Where p lacks one, provider.Batcher and
-// provider.MultiAdder are emulated with one Set or Add per item (what a
-// caller would do without them), and provider.PatternDeleter and
+// however many abilities there are. Where p lacks one, provider.Batcher,
+// provider.MultiAdder and provider.MultiSwapper are emulated with one Set,
+// Add or CompareAndSwap per item (what a caller would do without them),
+// provider.MultiGetAdder with one GetMulti and an AddMulti of the missing
+// keys, and provider.PatternDeleter and
 // provider.Counter return an error matching provider.ErrNotSupported.
 // Reach p itself through the guarded provider's Unwrap method.
 func Wrap(p provider.Provider, o Options) (provider.Provider, *Breaker, error) {
@@ -35,6 +37,8 @@ var (
 	_ provider.Provider       = (*guarded)(nil)
 	_ provider.Batcher        = (*guarded)(nil)
 	_ provider.MultiAdder     = (*guarded)(nil)
+	_ provider.MultiGetAdder  = (*guarded)(nil)
+	_ provider.MultiSwapper   = (*guarded)(nil)
 	_ provider.PatternDeleter = (*guarded)(nil)
 	_ provider.Counter        = (*guarded)(nil)
 )
@@ -174,6 +178,94 @@ func (g *guarded) AddMulti(ctx context.Context, items []provider.Item) (res []pr
 			return nil, err
 		}
 		res[i] = provider.AddResult{Added: added, Existing: existing}
+	}
+	return res, nil
+}
+
+// GetAddMulti is the wrapped provider's, or, when it has none, one GetMulti
+// of every key followed by AddMulti (as above) of the missing keys that have
+// a value to add: two round trips, and each key still read then added as
+// Get and Add would, which is what the contract asks of each fetch.
+func (g *guarded) GetAddMulti(ctx context.Context, fetches []provider.Fetch) (res []provider.AddResult, err error) {
+	if err := g.check(ctx); err != nil {
+		return nil, err
+	}
+	if ga, ok := g.p.(provider.MultiGetAdder); ok {
+		err = g.b.do(ctx, func() error {
+			res, err = ga.GetAddMulti(ctx, fetches)
+			return err
+		})
+		return res, err
+	}
+	keys := make([]string, len(fetches))
+	for i, f := range fetches {
+		keys[i] = f.Key
+	}
+	vals, err := g.GetMulti(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) != len(keys) {
+		return nil, fmt.Errorf("aside: circuit: the wrapped provider answered %d values for %d keys", len(vals), len(keys))
+	}
+	res = make([]provider.AddResult, len(fetches))
+	var adds []provider.Item
+	var at []int
+	for i, f := range fetches {
+		res[i].Existing = vals[i]
+		if vals[i] == nil && f.Add != nil {
+			adds = append(adds, provider.Item{Key: f.Key, Value: f.Add, TTL: f.TTL})
+			at = append(at, i)
+		}
+	}
+	if len(adds) == 0 {
+		return res, nil
+	}
+	added, err := g.AddMulti(ctx, adds)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		res[i] = added[j]
+	}
+	// Fetches apply in order: a read-only fetch after an add of its key
+	// reads what that add left.
+	after := make(map[string][]byte, len(at))
+	for i, f := range fetches {
+		switch {
+		case res[i].Added:
+			after[f.Key] = f.Add
+		case f.Add != nil:
+			after[f.Key] = res[i].Existing
+		case res[i].Existing == nil:
+			if v, ok := after[f.Key]; ok {
+				res[i].Existing = v
+			}
+		}
+	}
+	return res, nil
+}
+
+// CompareAndSwapMulti is the wrapped provider's, or one CompareAndSwap per
+// swap (stopping at the first error) when it has none.
+func (g *guarded) CompareAndSwapMulti(ctx context.Context, swaps []provider.Swap) (res []bool, err error) {
+	if err := g.check(ctx); err != nil {
+		return nil, err
+	}
+	if ms, ok := g.p.(provider.MultiSwapper); ok {
+		err = g.b.do(ctx, func() error {
+			res, err = ms.CompareAndSwapMulti(ctx, swaps)
+			return err
+		})
+		return res, err
+	}
+	res = make([]bool, len(swaps))
+	for i, sw := range swaps {
+		ok, err := g.CompareAndSwap(ctx, sw.Key, sw.Old, sw.New, sw.TTL)
+		if err != nil {
+			return nil, err
+		}
+		res[i] = ok
 	}
 	return res, nil
 }

@@ -71,8 +71,11 @@ var (
 	_ provider.Provider       = (*Provider)(nil)
 	_ provider.Batcher        = (*Provider)(nil)
 	_ provider.MultiAdder     = (*Provider)(nil)
+	_ provider.MultiGetAdder  = (*Provider)(nil)
+	_ provider.MultiSwapper   = (*Provider)(nil)
 	_ provider.PatternDeleter = (*Provider)(nil)
 	_ provider.Counter        = (*Provider)(nil)
+	_ provider.Sizer          = (*Provider)(nil)
 )
 
 // New returns a Provider configured by opts.
@@ -294,6 +297,62 @@ func (p *Provider) AddMulti(ctx context.Context, items []provider.Item) ([]provi
 	return out, nil
 }
 
+// GetAddMulti reads every fetch's key and, when it is missing and the
+// fetch has a value to add, adds it, as Get then Add would but atomically
+// per key. Every fetch is validated before any is applied.
+func (p *Provider) GetAddMulti(ctx context.Context, fetches []provider.Fetch) ([]provider.AddResult, error) {
+	if err := p.check(ctx); err != nil {
+		return nil, err
+	}
+	for _, f := range fetches {
+		if err := checkKey(f.Key); err != nil {
+			return nil, err
+		}
+		if f.Add != nil {
+			if err := p.validate(f.Key, len(f.Add), f.TTL); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make([]provider.AddResult, len(fetches))
+	for i, f := range fetches {
+		if f.Add == nil {
+			if it, ok := p.cache.GetIfPresent(f.Key); ok {
+				out[i].Existing = readOnly(it.value)
+			}
+			continue
+		}
+		existing, added, err := p.Add(ctx, f.Key, f.Add, f.TTL)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = provider.AddResult{Added: added, Existing: existing}
+	}
+	return out, nil
+}
+
+// CompareAndSwapMulti applies CompareAndSwap to every swap, in order. Every
+// swap is validated before any is applied.
+func (p *Provider) CompareAndSwapMulti(ctx context.Context, swaps []provider.Swap) ([]bool, error) {
+	if err := p.check(ctx); err != nil {
+		return nil, err
+	}
+	for _, sw := range swaps {
+		if err := p.validate(sw.Key, len(sw.New), sw.TTL); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]bool, len(swaps))
+	for i, sw := range swaps {
+		ok, err := p.CompareAndSwap(ctx, sw.Key, sw.Old, sw.New, sw.TTL)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ok
+	}
+	return out, nil
+}
+
 // DeletePattern removes the keys matching pattern (Redis glob syntax, see
 // keys.Match) and returns how many it removed. It walks every entry, without
 // blocking writers; keys written during the walk may survive.
@@ -326,6 +385,18 @@ func (p *Provider) Len(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return int64(p.cache.EstimatedSize()), nil
+}
+
+// Size returns the bytes the entries are charged for (see Options.MaxBytes:
+// keys, allocated values and EntryOverhead each) and MaxBytes. It first
+// applies the writes the engine has buffered (and reclaims expired
+// entries), so that a write that returned is counted.
+func (p *Provider) Size(ctx context.Context) (used, limit int64, err error) {
+	if err := p.check(ctx); err != nil {
+		return 0, 0, err
+	}
+	p.cache.CleanUp()
+	return int64(p.cache.WeightedSize()), p.maxBytes, nil
 }
 
 func (p *Provider) check(ctx context.Context) error {

@@ -2,7 +2,8 @@
 // contract, many stores. It checks every rule written in package provider's
 // documentation — missing keys, key and value bytes, TTL rounding and expiry,
 // Add and CompareAndSwap atomicity, slice ownership, contexts, Close — and the
-// optional abilities (Batcher, PatternDeleter, Counter) a provider implements.
+// optional abilities (Batcher, MultiAdder, MultiGetAdder, MultiSwapper,
+// PatternDeleter, Counter) a provider implements.
 //
 // An adapter runs it from one test, with a factory that returns a fresh,
 // open provider and registers its own cleanup:

@@ -55,6 +55,8 @@ func RunWithOptions(t *testing.T, newProvider func(t *testing.T) provider.Provid
 		{"Close", s.closeTests()},
 		{"Batcher", s.batcherTests()},
 		{"MultiAdder", s.multiAdderTests()},
+		{"MultiGetAdder", s.multiGetAdderTests()},
+		{"MultiSwapper", s.multiSwapperTests()},
 		{"PatternDeleter", s.patternTests()},
 		{"Counter", s.counterTests()},
 	} {

@@ -85,6 +85,20 @@ func TestInvalidationRaceOnRedisCluster(t *testing.T) {
 	}, providertest.CacheOptions{})
 }
 
+func TestBatchInvalidationRaceOnStandaloneRedis(t *testing.T) {
+	testServer(t)
+	providertest.RunCacheBatch(t, func(t *testing.T) provider.Provider {
+		return newLocal(t, conformance)
+	}, providertest.CacheOptions{})
+}
+
+func TestBatchInvalidationRaceOnRedisCluster(t *testing.T) {
+	testCluster(t)
+	providertest.RunCacheBatch(t, func(t *testing.T) provider.Provider {
+		return newClustered(t, conformance)
+	}, providertest.CacheOptions{})
+}
+
 func TestConformanceOnSentinelFailoverClient(t *testing.T) {
 	master := ownServer(t)
 	sentinel, err := redistest.StartSentinel("aside", master.Addr())

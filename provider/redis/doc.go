@@ -31,10 +31,16 @@
 // of those keys, in parallel. SetMulti is one pipeline of SET PX commands
 // (per node, concurrently, on a Cluster). Add is one SET NX GET PX.
 // CompareAndSwap is one Lua script (EVALSHA, EVAL when the server lacks it)
-// over one key. Delete is one UNLINK, or on a Cluster one pipeline of
-// single-key UNLINKs. No command ever names keys of two hash slots, so a
-// Cluster never answers CROSSSLOT. DeletePattern runs SCAN MATCH plus UNLINK
-// in batches on every master. Len is DBSIZE, summed over the masters of a
+// over one key. AddMulti is one pipeline of SET NX GET PX. The batch
+// abilities are one round trip each: GetAddMulti (a read that takes leases
+// for the missing keys) and CompareAndSwapMulti are one Lua script per 256
+// keys on a standalone or Sentinel client (one command for a page of keys;
+// the scripts of a larger batch go in one pipeline), and on a Cluster one
+// pipeline of single-key commands (GET, SET NX GET PX, the CompareAndSwap
+// script) per node, concurrently. Delete is one UNLINK, or on a Cluster one
+// pipeline of single-key UNLINKs. On a Cluster no command ever names keys of
+// two hash slots, so it never answers CROSSSLOT. DeletePattern runs SCAN
+// MATCH plus UNLINK in batches on every master. Len is DBSIZE, summed over the masters of a
 // Cluster: O(1) per node, but it counts every key of the database, not only
 // the cache's.
 //

@@ -71,6 +71,14 @@ func everyCall(p *redis.Provider) map[string]func(ctx context.Context) error {
 		"SetMulti": func(ctx context.Context) error {
 			return p.SetMulti(ctx, []provider.Item{{Key: "t1", Value: []byte("1")}, {Key: "t2", Value: []byte("2")}})
 		},
+		"GetAddMulti": func(ctx context.Context) error {
+			_, err := p.GetAddMulti(ctx, []provider.Fetch{{Key: "k"}, {Key: "lease", Add: []byte("v"), TTL: time.Minute}})
+			return err
+		},
+		"CompareAndSwapMulti": func(ctx context.Context) error {
+			_, err := p.CompareAndSwapMulti(ctx, []provider.Swap{{Key: "lease", Old: []byte("v"), New: []byte("w"), TTL: time.Minute}})
+			return err
+		},
 		"DeletePattern": func(ctx context.Context) error { _, err := p.DeletePattern(ctx, "t*"); return err },
 		"Len":           func(ctx context.Context) error { _, err := p.Len(ctx); return err },
 		"Ping":          func(ctx context.Context) error { return p.Ping(ctx) },

@@ -16,6 +16,8 @@ var (
 	_ provider.Provider       = (*Provider)(nil)
 	_ provider.Batcher        = (*Provider)(nil)
 	_ provider.MultiAdder     = (*Provider)(nil)
+	_ provider.MultiGetAdder  = (*Provider)(nil)
+	_ provider.MultiSwapper   = (*Provider)(nil)
 	_ provider.PatternDeleter = (*Provider)(nil)
 	_ provider.Counter        = (*Provider)(nil)
 )

@@ -116,8 +116,8 @@ func runSample(ctx context.Context, cfg config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(set.values) < 2*codec.MinTrainingSamples {
-		return fmt.Errorf("%s: only %d values to measure (need %d): nothing to report", set.source, len(set.values), 2*codec.MinTrainingSamples)
+	if len(set.values) < 2 {
+		return fmt.Errorf("%s: %d values to measure: nothing to report", set.source, len(set.values))
 	}
 	if cfg.progress != nil {
 		fmt.Fprintf(cfg.progress, "bench: measuring %d values (%s) under every algorithm and level\n", len(set.values), bytesOf(int(set.readBytes)))

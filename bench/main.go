@@ -41,7 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.PrintDefaults()
 	}
 	var keysHeld, reads, writes float64
-	fs.StringVar(&cfg.chartsDir, "charts", "", "write SVG charts to `dir` (default: charts/ beside -o, or none for stdout; with -sample/-dir: aside-savings-charts)")
+	fs.StringVar(&cfg.chartsDir, "charts", "", "write SVG charts to `dir` (default: charts/ beside -o, or none for stdout; with -sample/-dir: aside-savings-charts beside -o)")
 	fs.StringVar(&cfg.dictOut, "dict-out", "", "write the trained zstd dictionary to `file` (usable as codec.Options.Dictionary or with zstd -D)")
 	fs.Float64Var(&keysHeld, "keys-held", 1_000_000, "entries held, for the Upstash figures (-sample: the store's key count unless set)")
 	fs.Float64Var(&reads, "reads", 10_000_000, "reads a month, for the Upstash figures")
@@ -84,6 +84,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.sampling() {
 		if cfg.chartsDir == "" {
 			cfg.chartsDir = "aside-savings-charts"
+			if cfg.out != "" {
+				cfg.chartsDir = filepath.Join(filepath.Dir(cfg.out), cfg.chartsDir)
+			}
 		}
 		return cfg, cfg.sample.check()
 	}

@@ -105,7 +105,7 @@ func (r *report) writeReal(p printer) {
 		p("\n")
 	}
 	for _, c := range r.charts {
-		p("![%s](%s)\n\n", c.alt, r.chartRef(c))
+		p("![%s](%s)\n\n", c.alt, r.cfg.chartRef(c))
 	}
 	if len(r.charts) == 0 {
 		p("(Charts are written with `-o file` or `-charts dir`.)\n\n")
@@ -177,11 +177,12 @@ func yes(ok bool) string {
 	return "**no**"
 }
 
-// chartRef is a chart's path relative to the report file.
-func (r *report) chartRef(c chart) string {
+// chartRef is a chart's path relative to the report file cfg writes (the
+// working directory for standard output).
+func (cfg config) chartRef(c chart) string {
 	base := "."
-	if r.cfg.out != "" {
-		base = filepath.Dir(r.cfg.out)
+	if cfg.out != "" {
+		base = filepath.Dir(cfg.out)
 	}
 	rel, err := filepath.Rel(base, c.file)
 	if err != nil {

@@ -645,7 +645,7 @@ func (m *sampleMeasure) write(p printer, cfg config, start time.Time, wl workloa
 		p("one by itself.\n\n")
 	}
 	for _, c := range charts {
-		p("![%s](%s)\n\n", c.alt, c.file)
+		p("![%s](%s)\n\n", c.alt, cfg.chartRef(c))
 	}
 	p("## On Upstash, per month\n\n")
 	p("Mean bytes per entry from the held-out half above; %s.\n\n", map[bool]string{true: "entries held is the store's key count", false: "entries held as given"}[!cfg.sample.keysHeldSet && set.total > 0])

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,6 +190,23 @@ func TestSampleCapsKeysAndBytes(t *testing.T) {
 		require.Contains(t, out.String(), "| JSON |")
 		require.Contains(t, out.String(), "| other bytes | ")
 		require.Contains(t, out.String(), "files are only read")
+	})
+
+	t.Run("with -o the charts go beside the report and its links find them", func(t *testing.T) {
+		outDir := filepath.Join(t.TempDir(), "reports")
+		require.NoError(t, os.Mkdir(outDir, 0o755))
+		cfg, err := parseFlags([]string{"-dir", dir, "-short", "-o", filepath.Join(outDir, "SAVINGS.md")}, &bytes.Buffer{})
+		require.NoError(t, err)
+		var out bytes.Buffer
+		require.NoError(t, runSample(context.Background(), cfg, &out))
+		links := regexp.MustCompile(`!\[[^\]]*\]\(([^)]+)\)`).FindAllStringSubmatch(out.String(), -1)
+		require.Len(t, links, 2, "two charts")
+		for _, l := range links {
+			require.False(t, filepath.IsAbs(l[1]), "a relative link: %s", l[1])
+			b, err := os.ReadFile(filepath.Join(outDir, filepath.FromSlash(l[1])))
+			require.NoError(t, err, "the chart a link names exists beside the report")
+			require.Contains(t, string(b), "<svg")
+		}
 	})
 }
 

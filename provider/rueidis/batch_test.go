@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	rue "github.com/redis/rueidis"
 
+	"github.com/aside-go/aside"
 	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/providertest"
 	"github.com/aside-go/aside/provider/rueidis"
@@ -283,5 +284,82 @@ func TestClusterBatchAbilitiesSpanEveryMaster(t *testing.T) {
 	}
 	if ok[len(ok)-1] {
 		t.Fatal("a swap from the wrong value swapped")
+	}
+}
+
+// The README's page on rueidis: a 50-key page (each entry tagged with its
+// own tag and the page's) of which 10 keys are missing, read with one
+// RememberMany and with 50 Remember calls, one after the other. Calls into
+// rueidis (each Do or DoMulti is one round trip here) are counted by the
+// client, loader calls by the loaders.
+func TestBatchPageCostOnRueidis(t *testing.T) {
+	srv := ownServer(t)
+	c := &counting{Client: callersClient(t, srv.Addr(), 0)}
+	p := newOver(t, c, rueidis.Options{Timeout: 2 * time.Second, CloseClient: true})
+	cache, err := aside.New(aside.Options{Provider: p, Namespace: "page"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	ctx := ctxFor(t)
+	ids := make([]int, 50)
+	for i := range ids {
+		ids[i] = i
+	}
+	key := func(id int) string { return fmt.Sprint("product:", id) }
+	opts := []aside.Option{aside.TTL(time.Hour), aside.Tags("products"),
+		aside.TagsFor(func(k string) []string { return []string{"tag:" + k} })}
+	loads := 0
+	loadMany := func(_ context.Context, ids []int) (map[int]string, error) {
+		loads++
+		out := make(map[int]string, len(ids))
+		for _, id := range ids {
+			out[id] = fmt.Sprint("product ", id)
+		}
+		return out, nil
+	}
+	prepare := func() {
+		if _, err := aside.RememberMany(ctx, cache, ids, key, loadMany, opts...); err != nil {
+			t.Fatal(err)
+		}
+		missing := make([]string, 0, 10)
+		for _, id := range ids[40:] {
+			missing = append(missing, key(id))
+		}
+		if err := cache.Delete(ctx, missing...); err != nil {
+			t.Fatal(err)
+		}
+		loads = 0
+		c.take()
+	}
+	for round := range 2 { // the first round loads the scripts
+		prepare()
+		got, err := aside.RememberMany(ctx, cache, ids, key, loadMany, opts...)
+		if err != nil || len(got) != 50 {
+			t.Fatalf("RememberMany: %d values, %v", len(got), err)
+		}
+		do, doMulti := c.take()
+		if round == 1 {
+			t.Logf("RememberMany: %d Do and %d DoMulti calls (round trips), %d loader call(s)", do, doMulti, loads)
+			if do+doMulti != 2 || loads != 1 {
+				t.Fatalf("RememberMany of a 50-key page with 10 missing: %d round trips and %d loader calls, want 2 and 1", do+doMulti, loads)
+			}
+		}
+	}
+	prepare()
+	for _, id := range ids {
+		if _, err := aside.Remember(ctx, cache, key(id), func(context.Context) (string, error) {
+			loads++
+			return fmt.Sprint("product ", id), nil
+		}, opts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do, doMulti := c.take()
+	// The single-key swap script's first run here is answered NOSCRIPT and
+	// sent again with EVAL: one round trip more, once per server.
+	t.Logf("50 Remember: %d Do and %d DoMulti calls (round trips), %d loader calls", do, doMulti, loads)
+	if loads != 10 {
+		t.Fatalf("50 Remember calls loaded %d times, want 10", loads)
 	}
 }

@@ -178,9 +178,10 @@ func (c *Cache) setMulti(ctx context.Context, items []provider.Item) error {
 // AbsentTTL, remembered as absent), and the call does not fail.
 //
 // What it costs, for a batch of N keys of which M miss, on a provider with
-// provider.MultiGetAdder and provider.MultiSwapper (memory, Redis, and
-// every provider behind the Cache's circuit breaker, emulated there one
-// call per key when the provider lacks them): one read round trip for the
+// provider.MultiGetAdder and provider.MultiSwapper (memory, redis,
+// rueidis, upstash and the dual composites natively, and every provider
+// behind the Cache's circuit breaker, emulated there one call per key when
+// the provider lacks them): one read round trip for the
 // entries and their tags that also takes the leases of the M missing keys,
 // one call of load with the M IDs, and one write round trip that stores
 // them through those leases. Entries carrying tags the call does not name

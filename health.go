@@ -89,8 +89,9 @@ const (
 	HealthOK HealthStatus = "ok"
 	// HealthDegraded: the cache works but costs more than it should (a low
 	// hit rate, provider errors or timeouts, a circuit probing the store,
-	// invalidations waiting to be retried, a budget nearly spent). Requests
-	// are still served correctly.
+	// invalidations waiting to be retried, a budget nearly spent, a
+	// fallback serving from its secondary store). Requests are still
+	// served correctly.
 	HealthDegraded HealthStatus = "degraded"
 	// HealthDown: the store is unreachable (its ping fails or the circuit
 	// is open) or the Cache is closed. Requests are still served — the cache
@@ -143,7 +144,10 @@ func (h Health) MarshalJSON() ([]byte, error) {
 //   - degraded: the hit rate in the window is below MinHitRate, or its
 //     error or timeout rate above the maximum (each once MinReads reads are
 //     in the window), the circuit is half-open, invalidations wait to be
-//     retried, or a budget's used share is at Budget.WarnAt or more;
+//     retried, a budget's used share is at Budget.WarnAt or more, or the
+//     provider says part of it is failing (provider.Degrader: a fallback
+//     serving from its secondary store, found under the circuit breaker),
+//     with its reasons;
 //   - ok otherwise.
 //
 // It costs one ping, one key count and a few atomic loads; nothing on the
@@ -181,6 +185,11 @@ func (c *Cache) Health(ctx context.Context) Health {
 	}
 	if a.pending > 0 {
 		h.degrade(fmt.Sprintf("%d invalidation(s) wait to be retried until the store answers", a.pending))
+	}
+	if d, ok := find[provider.Degrader](c.p); ok {
+		for _, r := range d.Degraded() {
+			h.degrade(r)
+		}
 	}
 	if h.Status != HealthDown {
 		if n, ok := c.p.(provider.Counter); ok {

@@ -251,3 +251,37 @@ func newMetered(t *testing.T) *metered {
 func (m *metered) Usage() provider.Usage {
 	return provider.Usage{Commands: m.commands.Load(), Requests: m.commands.Load(), BytesSent: m.bytes.Load() / 2, BytesReceived: m.bytes.Load() - m.bytes.Load()/2}
 }
+
+// degrading is a store whose parts may fail while it serves (a fallback on
+// its secondary): provider.Degrader.
+type degrading struct {
+	*memory.Provider
+	reasons atomic.Pointer[[]string]
+}
+
+func (p *degrading) Degraded() []string {
+	if r := p.reasons.Load(); r != nil {
+		return *r
+	}
+	return nil
+}
+
+// A provider that says part of it fails makes Health degraded with its
+// reasons, found under the circuit breaker the Cache puts around it; the
+// ping still answers, so it is not down.
+func TestHealthReportsAProvidersDegradedParts(t *testing.T) {
+	m, err := memory.New(memory.Options{})
+	require.NoError(t, err)
+	p := &degrading{Provider: m}
+	c := newCache(t, aside.Options{Provider: p})
+	require.NotEmpty(t, c.Stats().Circuit, "the provider is behind the Cache's breaker")
+	ctx := context.Background()
+	h := c.Health(ctx)
+	require.Equal(t, aside.HealthOK, h.Status, "%v", h.Reasons)
+	p.reasons.Store(&[]string{"fallback: the primary store (redis) is unavailable"})
+	h = c.Health(ctx)
+	require.Equal(t, aside.HealthDegraded, h.Status)
+	require.Equal(t, []string{"fallback: the primary store (redis) is unavailable"}, h.Reasons)
+	p.reasons.Store(nil)
+	require.Equal(t, aside.HealthOK, c.Health(ctx).Status)
+}

@@ -52,6 +52,15 @@
 // MultiGetAdder and MultiSwapper when the provider has them, so that a page
 // of keys costs one read and one write round trip whatever its size; without
 // them a batch still works, one call per key where the ability is missing.
+// The memory, redis, rueidis and upstash providers and both composites of
+// package dual have them natively.
+//
+// Providers also report on themselves (report.go): [Sizer] (bytes held),
+// [Composite] (the stores of a fallback or a migration, each in the
+// Cache's Stats), [Degrader] (a part that fails while the whole still
+// serves, for the Cache's Health) and [Unwrapper] (the provider a wrapper
+// such as the circuit breaker holds, through which the Cache finds the
+// others).
 //
 // # What this package does not do
 //

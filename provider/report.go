@@ -55,6 +55,17 @@ type Composite interface {
 	Members() []Member
 }
 
+// Degrader is implemented by providers that can go on serving while a part
+// of them fails: a fallback answering from its secondary store because its
+// primary is unreachable, a migration whose second store misses writes.
+// Degraded returns one reason per such condition, a sentence for people
+// that never holds a key, a token or an address, and none when every part
+// works. It never blocks. The Cache's Health reports each reason and is
+// "degraded" while there is one.
+type Degrader interface {
+	Degraded() []string
+}
+
 // Unwrapper is implemented by providers that wrap another one (a circuit
 // breaker, an instrumented provider). Unwrap returns the wrapped provider.
 type Unwrapper interface {

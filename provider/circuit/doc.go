@@ -36,7 +36,10 @@
 // missing keys, and provider.PatternDeleter and
 // provider.Counter return an error matching provider.ErrNotSupported, which
 // the Cache treats as the ability missing. Its
-// Unwrap method returns the wrapped provider. Close closes the wrapped
+// Unwrap method returns the wrapped provider: the reports a provider
+// gives of itself (provider.Meter, Sizer, Composite, Degrader), which call
+// no store and so need no breaker, are not passed on but found through
+// it, as the Cache's Stats and Health do. Close closes the wrapped
 // provider whatever the circuit's state; afterwards every call returns an
 // error matching provider.ErrClosed.
 //

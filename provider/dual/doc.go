@@ -88,7 +88,9 @@
 // journal is empty does the primary become the authority again. The last
 // round of replay holds a gate that journaling takes, so no write can slip
 // between the final replay and the switch; reads never wait for it. Adds and
-// CompareAndSwaps made on the secondary are not journaled: they create
+// CompareAndSwaps made on the secondary (and their batch forms, GetAddMulti
+// and CompareAndSwapMulti, with which the Cache reads and stores a
+// RememberMany page) are not journaled: they create
 // leases, entries and tag records there, none of which makes anything in
 // the primary stale, and none of which is copied back. The retired
 // secondary is closed once the calls using it have returned.
@@ -122,9 +124,13 @@
 // switch: the cut-over is swapping them, for instance with the environment
 // flag CACHE_MIGRATE_CUTOVER read by aside.OptionsFromEnv). Every write goes
 // to the primary, then the same operation to the secondary (Set as Set, Add
-// as Add, CompareAndSwap as CompareAndSwap: never the primary's result as a
-// Set), so the secondary stays warm and consistent. The primary is the
-// authority: its answer is the composite's answer.
+// as Add, CompareAndSwap as CompareAndSwap, GetAddMulti and
+// CompareAndSwapMulti as themselves: never the primary's result as a Set),
+// so the secondary stays warm and consistent. The primary is the
+// authority: its answer is the composite's answer. With ReadThrough, a
+// GetAddMulti is a GetMulti (read through and backfilled as below) and an
+// AddMulti of the keys still missing, so that a key the secondary holds is
+// answered rather than leased and loaded again.
 //
 // A write holds its keys' stripes (each key hashes to one of 256) until
 // both stores have answered, so both see the writes of a key in one order:
@@ -191,6 +197,13 @@
 // [MigrateOptions.ShadowReads] a share of the primary's reads is also sent to
 // the secondary, whose answer is only counted, so that the two hit rates and
 // latencies can be compared on the same traffic before the cut-over.
+//
+// Both composites are a provider.Composite: the aside.Cache lists the two
+// stores in Stats.Providers (primary first, with these counters) and bills
+// each one that meters. Both are a provider.Degrader: a Fallback while its
+// secondary serves (the primary down or being reconciled), a Migrator
+// while its secondary's circuit is open or its journal has overflowed, say
+// so in a reason the Cache's Health reports, with the status degraded.
 //
 // # Concurrency
 //

@@ -276,3 +276,114 @@ func hits(vals [][]byte) int {
 	}
 	return n
 }
+
+// getAddMulti applies fetches with p's GetAddMulti, or, when p lacks it (or
+// answers provider.ErrNotSupported), with one GetMulti and an AddMulti of
+// the missing keys that have a value to add, each key read then added as
+// Get and Add would.
+func getAddMulti(ctx context.Context, p provider.Provider, fetches []provider.Fetch) ([]provider.AddResult, error) {
+	if ga, ok := p.(provider.MultiGetAdder); ok {
+		res, err := ga.GetAddMulti(ctx, fetches)
+		if !errors.Is(err, provider.ErrNotSupported) {
+			return res, err
+		}
+	}
+	keys := fetchKeys(fetches)
+	vals, err := p.GetMulti(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) != len(keys) {
+		return nil, fmt.Errorf("aside: dual: the store answered %d values for %d keys", len(vals), len(keys))
+	}
+	res := make([]provider.AddResult, len(fetches))
+	var adds []provider.Item
+	var at []int
+	for i, f := range fetches {
+		res[i].Existing = vals[i]
+		if vals[i] == nil && f.Add != nil {
+			adds = append(adds, provider.Item{Key: f.Key, Value: f.Add, TTL: f.TTL})
+			at = append(at, i)
+		}
+	}
+	if len(adds) > 0 {
+		added, err := addMulti(ctx, p, adds)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range at {
+			res[i] = added[j]
+		}
+	}
+	inOrder(fetches, res)
+	return res, nil
+}
+
+// inOrder makes res, the results of fetches read all at once and then
+// added to, read as if the fetches had applied in order: a read-only fetch
+// after an add of its key reads what that add left.
+func inOrder(fetches []provider.Fetch, res []provider.AddResult) {
+	after := make(map[string][]byte)
+	for i, f := range fetches {
+		switch {
+		case res[i].Added:
+			after[f.Key] = f.Add
+		case f.Add != nil:
+			after[f.Key] = res[i].Existing
+		case res[i].Existing == nil:
+			if v, ok := after[f.Key]; ok {
+				res[i].Existing = v
+			}
+		}
+	}
+}
+
+// casMulti applies swaps with p's CompareAndSwapMulti, or, when p lacks it
+// (or answers provider.ErrNotSupported), one CompareAndSwap per swap,
+// stopping at the first error.
+func casMulti(ctx context.Context, p provider.Provider, swaps []provider.Swap) ([]bool, error) {
+	if ms, ok := p.(provider.MultiSwapper); ok {
+		res, err := ms.CompareAndSwapMulti(ctx, swaps)
+		if !errors.Is(err, provider.ErrNotSupported) {
+			return res, err
+		}
+	}
+	res := make([]bool, len(swaps))
+	for i, sw := range swaps {
+		ok, err := p.CompareAndSwap(ctx, sw.Key, sw.Old, sw.New, sw.TTL)
+		if err != nil {
+			return nil, err
+		}
+		res[i] = ok
+	}
+	return res, nil
+}
+
+// fetchKeys returns the keys of fetches.
+func fetchKeys(fetches []provider.Fetch) []string {
+	ks := make([]string, len(fetches))
+	for i, f := range fetches {
+		ks[i] = f.Key
+	}
+	return ks
+}
+
+// swapKeys returns the keys of swaps.
+func swapKeys(swaps []provider.Swap) []string {
+	ks := make([]string, len(swaps))
+	for i, sw := range swaps {
+		ks[i] = sw.Key
+	}
+	return ks
+}
+
+// found counts the fetches that read a value.
+func found(res []provider.AddResult) int {
+	n := 0
+	for _, r := range res {
+		if !r.Added && r.Existing != nil {
+			n++
+		}
+	}
+	return n
+}

@@ -111,6 +111,10 @@ var (
 	_ provider.Provider       = (*Fallback)(nil)
 	_ provider.Batcher        = (*Fallback)(nil)
 	_ provider.MultiAdder     = (*Fallback)(nil)
+	_ provider.MultiGetAdder  = (*Fallback)(nil)
+	_ provider.MultiSwapper   = (*Fallback)(nil)
+	_ provider.Composite      = (*Fallback)(nil)
+	_ provider.Degrader       = (*Fallback)(nil)
 	_ provider.PatternDeleter = (*Fallback)(nil)
 	_ provider.Counter        = (*Fallback)(nil)
 )
@@ -224,6 +228,34 @@ func (f *Fallback) Stats() Stats {
 		LastOutage:    lastOutage,
 		LastReconcile: lastReconcile,
 		MaxReconcile:  maxReconcile,
+	}
+}
+
+// Degraded says, while the secondary serves, that the primary is
+// unavailable or being reconciled, and since when (provider.Degrader):
+// the aside.Cache's Health is then degraded, although every call is
+// answered.
+func (f *Fallback) Degraded() []string {
+	state := f.State()
+	if state == Primary {
+		return nil
+	}
+	f.mu.Lock()
+	since := time.Since(f.outageStart)
+	if since < time.Second {
+		since = since.Round(time.Millisecond)
+	} else {
+		since = since.Round(time.Second)
+	}
+	journaled := f.journal.stats()
+	f.mu.Unlock()
+	switch state {
+	case Secondary:
+		return []string{fmt.Sprintf("fallback: the primary store (%s) is unavailable; the secondary store (%s) has served every call for %v, and %d write(s) wait to be replayed on the primary",
+			f.pc.name, f.sc.name, since, journaled.Keys+journaled.Patterns)}
+	default:
+		return []string{fmt.Sprintf("fallback: the primary store (%s) answers again and is being reconciled; the secondary store (%s) still serves (outage of %v)",
+			f.pc.name, f.sc.name, since)}
 	}
 }
 
@@ -610,6 +642,34 @@ func (f *Fallback) AddMulti(ctx context.Context, items []provider.Item) (res []p
 	err = f.call(ctx, nil, func(p provider.Provider, _ *counters) error {
 		var e error
 		res, e = addMulti(ctx, p, items)
+		return e
+	})
+	return res, err
+}
+
+// GetAddMulti reads keys and adds to the missing ones on the side that
+// serves, as Add does: not journaled (leases and fresh tag records make
+// nothing in the primary stale). A store without the ability gets one
+// GetMulti and one AddMulti.
+func (f *Fallback) GetAddMulti(ctx context.Context, fetches []provider.Fetch) (res []provider.AddResult, err error) {
+	err = f.call(ctx, nil, func(p provider.Provider, c *counters) error {
+		var e error
+		res, e = getAddMulti(ctx, p, fetches)
+		if e == nil {
+			c.read(len(fetches), found(res))
+		}
+		return e
+	})
+	return res, err
+}
+
+// CompareAndSwapMulti swaps values on the side that serves, as
+// CompareAndSwap does. A store without the ability gets one
+// CompareAndSwap per swap.
+func (f *Fallback) CompareAndSwapMulti(ctx context.Context, swaps []provider.Swap) (res []bool, err error) {
+	err = f.call(ctx, nil, func(p provider.Provider, _ *counters) error {
+		var e error
+		res, e = casMulti(ctx, p, swaps)
 		return e
 	})
 	return res, err

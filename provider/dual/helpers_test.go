@@ -35,6 +35,8 @@ func newFaulty(p provider.Provider) *faulty { return &faulty{p: p} }
 var (
 	_ provider.Batcher        = (*faulty)(nil)
 	_ provider.MultiAdder     = (*faulty)(nil)
+	_ provider.MultiGetAdder  = (*faulty)(nil)
+	_ provider.MultiSwapper   = (*faulty)(nil)
 	_ provider.PatternDeleter = (*faulty)(nil)
 	_ provider.Counter        = (*faulty)(nil)
 )
@@ -135,6 +137,22 @@ func (f *faulty) AddMulti(ctx context.Context, items []provider.Item) ([]provide
 		res[i] = provider.AddResult{Added: added, Existing: existing}
 	}
 	return res, nil
+}
+
+// GetAddMulti is the store's (every store these tests wrap has it); a
+// read-only store refuses it, as it may add.
+func (f *faulty) GetAddMulti(ctx context.Context, fetches []provider.Fetch) ([]provider.AddResult, error) {
+	if err := f.checkWrite(ctx); err != nil {
+		return nil, err
+	}
+	return f.p.(provider.MultiGetAdder).GetAddMulti(ctx, fetches)
+}
+
+func (f *faulty) CompareAndSwapMulti(ctx context.Context, swaps []provider.Swap) ([]bool, error) {
+	if err := f.checkWrite(ctx); err != nil {
+		return nil, err
+	}
+	return f.p.(provider.MultiSwapper).CompareAndSwapMulti(ctx, swaps)
 }
 
 func (f *faulty) DeletePattern(ctx context.Context, pattern string) (int, error) {

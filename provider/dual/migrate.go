@@ -113,6 +113,10 @@ var (
 	_ provider.Provider       = (*Migrator)(nil)
 	_ provider.Batcher        = (*Migrator)(nil)
 	_ provider.MultiAdder     = (*Migrator)(nil)
+	_ provider.MultiGetAdder  = (*Migrator)(nil)
+	_ provider.MultiSwapper   = (*Migrator)(nil)
+	_ provider.Composite      = (*Migrator)(nil)
+	_ provider.Degrader       = (*Migrator)(nil)
 	_ provider.PatternDeleter = (*Migrator)(nil)
 	_ provider.Counter        = (*Migrator)(nil)
 )
@@ -236,6 +240,25 @@ func (m *Migrator) Stats() Stats {
 		s.Breaker = m.sBreaker.Stats()
 	}
 	return s
+}
+
+// Degraded says when the secondary is failing (its circuit is not closed:
+// writes to it are journaled, not sent) or its journal overflowed
+// (provider.Degrader). The primary needs no reason of its own: it answers
+// every call, so the aside.Cache's Health sees it fail directly.
+func (m *Migrator) Degraded() []string {
+	m.jmu.Lock()
+	js := m.journal.stats()
+	m.jmu.Unlock()
+	var out []string
+	if !m.secondaryUp() {
+		out = append(out, fmt.Sprintf("migration: the secondary store (%s) is failing; %d write(s) it missed wait to be replayed when it answers",
+			m.sc.name, js.Keys+js.Patterns))
+	}
+	if js.Overflowed {
+		out = append(out, fmt.Sprintf("migration: the journal of the secondary store (%s) overflowed; its replay will delete every key of the scope there", m.sc.name))
+	}
+	return out
 }
 
 func (m *Migrator) stripeIndex(key string) int {
@@ -650,6 +673,86 @@ func (m *Migrator) AddMulti(ctx context.Context, items []provider.Item) (res []p
 		},
 		func(s provider.Provider) error {
 			_, e := addMulti(ctx, s, items)
+			return e
+		})
+	return res, err
+}
+
+// GetAddMulti reads keys and adds to the missing ones in the primary,
+// whose answers it returns, then sends the same fetches to the secondary
+// (the adds as Add does; the reads are counted as the secondary's, for the
+// side-by-side hit rates), holding the keys' stripes. With ReadThrough it
+// is Get then Add per key instead: one GetMulti (read through, and
+// backfilled, as GetMulti is), then an AddMulti of the keys still missing,
+// so that a key the secondary holds is answered, not leased.
+func (m *Migrator) GetAddMulti(ctx context.Context, fetches []provider.Fetch) (res []provider.AddResult, err error) {
+	if m.readThrough {
+		return m.getAddThrough(ctx, fetches)
+	}
+	err = m.write(ctx, fetchKeys(fetches), false,
+		func(p provider.Provider) error {
+			var e error
+			res, e = getAddMulti(ctx, p, fetches)
+			if e == nil {
+				m.pc.read(len(fetches), found(res))
+			}
+			return e
+		},
+		func(s provider.Provider) error {
+			sres, e := getAddMulti(ctx, s, fetches)
+			if e == nil {
+				m.sc.read(len(fetches), found(sres))
+			}
+			return e
+		})
+	return res, err
+}
+
+// getAddThrough is GetAddMulti with ReadThrough.
+func (m *Migrator) getAddThrough(ctx context.Context, fetches []provider.Fetch) ([]provider.AddResult, error) {
+	keys := fetchKeys(fetches)
+	vals, err := m.GetMulti(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]provider.AddResult, len(fetches))
+	var adds []provider.Item
+	var at []int
+	for i, f := range fetches {
+		res[i].Existing = vals[i]
+		if vals[i] == nil && f.Add != nil {
+			adds = append(adds, provider.Item{Key: f.Key, Value: f.Add, TTL: f.TTL})
+			at = append(at, i)
+		}
+	}
+	if len(adds) > 0 {
+		added, err := m.AddMulti(ctx, adds)
+		if err != nil {
+			return nil, err
+		}
+		if len(added) != len(adds) {
+			return nil, fmt.Errorf("aside: dual: the primary answered %d results for %d adds", len(added), len(adds))
+		}
+		for j, i := range at {
+			res[i] = added[j]
+		}
+	}
+	inOrder(fetches, res)
+	return res, nil
+}
+
+// CompareAndSwapMulti swaps values in the primary, whose answers it
+// returns, then tries the same swaps in the secondary, as CompareAndSwap
+// does.
+func (m *Migrator) CompareAndSwapMulti(ctx context.Context, swaps []provider.Swap) (res []bool, err error) {
+	err = m.write(ctx, swapKeys(swaps), false,
+		func(p provider.Provider) error {
+			var e error
+			res, e = casMulti(ctx, p, swaps)
+			return e
+		},
+		func(s provider.Provider) error {
+			_, e := casMulti(ctx, s, swaps)
 			return e
 		})
 	return res, err

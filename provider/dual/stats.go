@@ -127,3 +127,36 @@ func (c *counters) snapshot() Side {
 	}
 	return s
 }
+
+// member is what provider.Composite reports of one side: its counters as
+// provider.MemberStats.
+func (c *counters) member(role string, p provider.Provider) provider.Member {
+	s := c.snapshot()
+	return provider.Member{Provider: p, Stats: provider.MemberStats{
+		Name: s.Name, Role: role,
+		Hits: s.Hits, Misses: s.Reads - s.Hits,
+		// A refusal by the side's open circuit is an error for the
+		// Cache's report, as provider.MemberStats says.
+		Errors: s.Errors + s.Refused,
+		Calls:  s.Calls, CallTime: s.Latency.Sum,
+	}}
+}
+
+// Members returns the primary and the secondary, with their counters, for
+// the aside.Cache's Stats.Providers and billing (provider.Composite). The
+// secondary's Provider is the store of the current outage, nil while the
+// primary serves (each outage gets a fresh one); its counters add up every
+// outage's.
+func (f *Fallback) Members() []provider.Member {
+	var s provider.Provider
+	if ep := f.epoch.Load(); ep != nil {
+		s = ep.p
+	}
+	return []provider.Member{f.pc.member("primary", f.raw), f.sc.member("secondary", s)}
+}
+
+// Members returns the primary and the secondary, with their counters, for
+// the aside.Cache's Stats.Providers and billing (provider.Composite).
+func (m *Migrator) Members() []provider.Member {
+	return []provider.Member{m.pc.member("primary", m.p), m.sc.member("secondary", m.rawS)}
+}

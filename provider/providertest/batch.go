@@ -21,8 +21,10 @@ func (s *suite) multiGetAdderTests() []test {
 		{"GetAddMulti reads present keys, adds to missing ones and leaves read-only ones missing", func(t *testing.T, e *env) {
 			g := getAdder(t, e)
 			present, fresh, readOnly, brief, empty := e.key("present"), e.key("fresh"), e.key("read-only"), e.key("brief"), e.key("empty")
-			e.mustSet(t, present, []byte("there"), 80*time.Millisecond)
+			// Taken before the write: the key's TTL runs from the server's
+			// SET, which may come well before mustSet returns.
 			presentAt := time.Now()
+			e.mustSet(t, present, []byte("there"), 80*time.Millisecond)
 			setAt := time.Now()
 			res, err := g.GetAddMulti(e.ctx, []provider.Fetch{
 				{Key: present, Add: []byte("lease"), TTL: time.Minute},

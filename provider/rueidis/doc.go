@@ -37,7 +37,13 @@
 // holding a key, and no command ever spans two hash slots, so a Cluster
 // never answers CROSSSLOT. Add is one SET NX GET PX.
 // CompareAndSwap is one Lua script over one key (EVALSHA, EVAL when the
-// server lacks it). DeletePattern runs SCAN MATCH and UNLINK in batches on
+// server lacks it). The Cache's batch read and store (GetAddMulti,
+// CompareAndSwapMulti) are one round trip each: on one server one Lua
+// script per 256 keys, all in one DoMulti, so one command for the server
+// per script; on a Cluster one DoMulti of single-key commands (GET or SET
+// NX GET PX; the one-key swap script), split per node like the others.
+// A script the server has not cached (after a restart or SCRIPT FLUSH)
+// costs one more round trip, once. DeletePattern runs SCAN MATCH and UNLINK in batches on
 // every master. Len is DBSIZE, summed over the masters of a Cluster. TTLs
 // are sent in milliseconds, a sub-millisecond remainder rounded up.
 //
@@ -66,7 +72,8 @@
 //
 // A missing key is provider.ErrNotFound. A key holding a hash, list, set or
 // other non-string value is provider.ErrWrongType for Get, Add, AddMulti,
-// CompareAndSwap and, on a Cluster, GetMulti; the Cache deletes such a key
+// CompareAndSwap, CompareAndSwapMulti, a GetAddMulti fetch that adds and,
+// on a Cluster, GetMulti and every GetAddMulti fetch; the Cache deletes such a key
 // and reloads. MGET, which GetMulti uses on one server, answers nil for
 // such a key, so there GetMulti reports it missing, and the Cache's Add
 // that follows a miss reports ErrWrongType. Set, SetMulti and Delete replace or remove a key of any type. A

@@ -61,6 +61,14 @@ func everyCall(p *rueidis.Provider) map[string]func(ctx context.Context) error {
 			_, err := p.CompareAndSwap(ctx, "lease", []byte("v"), []byte("w"), time.Minute)
 			return err
 		},
+		"GetAddMulti": func(ctx context.Context) error {
+			_, err := p.GetAddMulti(ctx, []provider.Fetch{{Key: "k", Add: []byte("lease"), TTL: time.Minute}, {Key: "t1"}})
+			return err
+		},
+		"CompareAndSwapMulti": func(ctx context.Context) error {
+			_, err := p.CompareAndSwapMulti(ctx, []provider.Swap{{Key: "k", Old: []byte("lease"), New: []byte("v")}, {Key: "t1", Old: []byte("1"), New: []byte("2")}})
+			return err
+		},
 		"Delete": func(ctx context.Context) error { _, err := p.Delete(ctx, "k", "t1"); return err },
 		"SetMulti": func(ctx context.Context) error {
 			return p.SetMulti(ctx, []provider.Item{{Key: "t1", Value: []byte("1")}, {Key: "t2", Value: []byte("2")}})

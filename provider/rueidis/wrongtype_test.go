@@ -118,6 +118,27 @@ func TestAKeyOfAnotherTypeIsReportedAsErrWrongType(t *testing.T) {
 				}
 				requireHashKept(t, k)
 			})
+			t.Run("GetAddMulti fails and leaves the hash", func(t *testing.T) {
+				k := hashAt(t)
+				_, err := p.GetAddMulti(ctx, []provider.Fetch{{Key: prefix + "other", Add: []byte("lease"), TTL: time.Minute}, {Key: k, Add: []byte("lease"), TTL: time.Minute}})
+				requireWrongType(t, "GetAddMulti", err)
+				requireHashKept(t, k)
+				// Only reading it: one GET per key on a Cluster names the
+				// type; the standalone script's MGET reads it as missing.
+				res, err := p.GetAddMulti(ctx, []provider.Fetch{{Key: k}})
+				if st.sharded {
+					requireWrongType(t, "GetAddMulti", err)
+				} else if err != nil || res[0].Existing != nil || res[0].Added {
+					t.Fatalf("a read-only GetAddMulti of a hash = %+v, %v; want it read as missing", res, err)
+				}
+				requireHashKept(t, k)
+			})
+			t.Run("CompareAndSwapMulti fails and leaves the hash", func(t *testing.T) {
+				k := hashAt(t)
+				_, err := p.CompareAndSwapMulti(ctx, []provider.Swap{{Key: prefix + "absent", Old: []byte("old"), New: []byte("new")}, {Key: k, Old: []byte("old"), New: []byte("new"), TTL: time.Minute}})
+				requireWrongType(t, "CompareAndSwapMulti", err)
+				requireHashKept(t, k)
+			})
 			t.Run("Delete, Set and SetMulti replace it", func(t *testing.T) {
 				k := hashAt(t)
 				if n, err := p.Delete(ctx, k); err != nil || n != 1 {

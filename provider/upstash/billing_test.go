@@ -141,3 +141,105 @@ func TestUsageAgreesWithTheEmulator(t *testing.T) {
 	t.Logf("%d billed commands in %d requests (%d pipelines); %d bytes sent, %d received",
 		s.Commands, s.Requests, s.Pipelines, s.RequestBytes, s.ResponseBytes)
 }
+
+// pageProduct is a row of the batch page.
+type pageProduct struct {
+	ID   int
+	Name string
+}
+
+// The README's batch case on Upstash: a 50-key page (each entry tagged with
+// its own tag and the page's) of which 10 keys are missing, read with one
+// RememberMany and with 50 Remember calls, counted by the emulator. The
+// RememberMany's read step is what was billed before its loader ran, its
+// write step what was billed after. "emulated" is the same call on a
+// provider whose batch abilities are hidden (the Cache's circuit breaker
+// then emulates them: GetMulti and AddMulti to read, one CompareAndSwap per
+// loaded key to write), as before Upstash had them.
+func TestBilledCommandsOfABatchPage(t *testing.T) {
+	f := newFixture(t, emulator.Options{})
+	type hidden struct {
+		provider.Provider
+		provider.Batcher
+		provider.MultiAdder
+		provider.PatternDeleter
+		provider.Meter
+	}
+	for _, way := range []struct {
+		name  string
+		batch bool
+		wrap  func(*upstash.Provider) provider.Provider
+	}{
+		{"RememberMany", true, func(p *upstash.Provider) provider.Provider { return p }},
+		{"RememberMany emulated", true, func(p *upstash.Provider) provider.Provider { return hidden{p, p, p, p, p} }},
+		{"50 Remember", false, func(p *upstash.Provider) provider.Provider { return p }},
+	} {
+		t.Run(way.name, func(t *testing.T) {
+			p := f.provider(t, upstash.Options{})
+			c, err := aside.New(aside.Options{Provider: way.wrap(p), Namespace: prefix(t)})
+			require.NoError(t, err)
+			defer c.Close()
+			ctx := ctxFor(t)
+			ids := make([]int, 50)
+			for i := range ids {
+				ids[i] = i
+			}
+			key := func(id int) string { return fmt.Sprint("product:", id) }
+			opts := []aside.Option{aside.TTL(time.Hour), aside.Tags("products"),
+				aside.TagsFor(func(k string) []string { return []string{"tag:" + k} })}
+			var atLoad emulator.Stats
+			loads := 0
+			loadMany := func(_ context.Context, ids []int) (map[int]pageProduct, error) {
+				loads++
+				atLoad = f.emu.Stats()
+				out := make(map[int]pageProduct, len(ids))
+				for _, id := range ids {
+					out[id] = pageProduct{id, fmt.Sprint("product ", id)}
+				}
+				return out, nil
+			}
+			_, err = aside.RememberMany(ctx, c, ids, key, loadMany, opts...)
+			require.NoError(t, err)
+			missing := make([]string, 0, 10)
+			for _, id := range ids[40:] {
+				missing = append(missing, key(id))
+			}
+			require.NoError(t, c.Delete(ctx, missing...))
+			loads = 0
+			f.emu.ResetStats()
+			if way.batch {
+				got, err := aside.RememberMany(ctx, c, ids, key, loadMany, opts...)
+				require.NoError(t, err)
+				require.Len(t, got, 50)
+				require.Equal(t, 1, loads)
+			} else {
+				for _, id := range ids {
+					got, err := aside.Remember(ctx, c, key(id), func(context.Context) (pageProduct, error) {
+						loads++
+						return pageProduct{id, fmt.Sprint("product ", id)}, nil
+					}, opts...)
+					require.NoError(t, err)
+					require.Equal(t, id, got.ID)
+				}
+				require.Equal(t, 10, loads)
+			}
+			end := f.emu.Stats()
+			if !way.batch {
+				t.Logf("%s: %d requests, %d billed commands %v", way.name, end.Requests, end.Commands, end.CommandsByName)
+				require.Equal(t, end.Requests, end.Commands, "one command per request, calls one after the other")
+				require.EqualValues(t, 40+10*3, end.Commands, "40 hits of one MGET, 10 misses of a read and a fill of two")
+				return
+			}
+			readReq, readCmd := atLoad.Requests, atLoad.Commands
+			writeReq, writeCmd := end.Requests-atLoad.Requests, end.Commands-atLoad.Commands
+			t.Logf("%s: read step %d requests, %d billed commands; write step %d requests, %d billed commands; total %v",
+				way.name, readReq, readCmd, writeReq, writeCmd, end.CommandsByName)
+			if way.name == "RememberMany" {
+				require.EqualValues(t, 1, readReq, "the read step is one request")
+				require.EqualValues(t, 1, readCmd, "the read step is one script call")
+				require.EqualValues(t, 1, writeReq, "the write step is one request")
+				require.EqualValues(t, 1, writeCmd, "the write step is one script call")
+			}
+		})
+	}
+}

@@ -301,18 +301,24 @@ func (p *Provider) AddMulti(ctx context.Context, items []provider.Item) ([]provi
 // Options.MaxBatchBytes, one after the other, in order: one part (one
 // billed command) unless the values are large.
 func (p *Provider) multi(ctx context.Context, items []provider.Item, do func(context.Context, []provider.Item) error) error {
-	start, size := 0, 0
-	for i, it := range items {
-		n := len(it.Key) + encodedValueLen(len(it.Value)) + 32
-		if i > start && size+n > p.o.MaxBatchBytes {
-			if err := do(ctx, items[start:i]); err != nil {
+	return inParts(ctx, p.o.MaxBatchBytes, items, func(it provider.Item) int { return len(it.Key) + encodedValueLen(len(it.Value)) + 32 }, do)
+}
+
+// inParts runs do on xs in parts of at most max bytes by size (a part holds
+// one element at least), one after the other, in order.
+func inParts[T any](ctx context.Context, max int, xs []T, size func(T) int, do func(context.Context, []T) error) error {
+	start, total := 0, 0
+	for i, x := range xs {
+		n := size(x)
+		if i > start && total+n > max {
+			if err := do(ctx, xs[start:i]); err != nil {
 				return err
 			}
-			start, size = i, 0
+			start, total = i, 0
 		}
-		size += n
+		total += n
 	}
-	return do(ctx, items[start:])
+	return do(ctx, xs[start:])
 }
 
 func itemKeys(items []provider.Item) []string {

@@ -71,3 +71,10 @@ func TestInvalidationRaceAcrossEndpoints(t *testing.T) {
 		return b.provider(t, upstash.Options{Timeout: raceTimeout})
 	}, providertest.CacheOptions{Rounds: 200})
 }
+
+func TestBatchInvalidationRace(t *testing.T) {
+	f := newFixture(t, emulator.Options{})
+	providertest.RunCacheBatch(t, func(t *testing.T) provider.Provider {
+		return f.provider(t, upstash.Options{Timeout: raceTimeout})
+	}, providertest.CacheOptions{})
+}

@@ -35,8 +35,12 @@
 //   - SetMulti of several items is one script call that sets each with its
 //     own TTL, where a pipeline of SETs would bill one command per item;
 //     AddMulti of several items is one script running SET NX GET per item.
-//     (Items whose values together exceed Options.MaxBatchBytes take one
-//     script call per MaxBatchBytes.)
+//     GetAddMulti (the Cache's batch read, which leases the missing keys)
+//     is one script that reads every key and adds to the missing ones;
+//     CompareAndSwapMulti (its batch store) is one script that swaps every
+//     key: one request and one billed command each, where a pipeline
+//     would bill one command per key. (Items whose values together exceed
+//     Options.MaxBatchBytes take one script call per MaxBatchBytes.)
 //   - DeletePattern is one SCAN per Options.ScanCount keys of the database
 //     and one DEL per SCAN that found matches; Scan (for tools that walk a
 //     database read-only) is one SCAN.
@@ -44,7 +48,10 @@
 // So, through an aside.Cache: a hit is 1 command, tagged or not; a fill
 // (a miss that stores) is 2, the lease (SET NX GET) and the store
 // (CompareAndSwap), plus 1 the first time a tag is used (its record is
-// created); InvalidateTags is 1 whatever the number of tags.
+// created); InvalidateTags is 1 whatever the number of tags. A
+// RememberMany page of 50 tagged keys of which 10 miss is 2 requests and
+// 2 billed commands (one to read and lease, one to store), where 50
+// Remember calls are 70 of each (TestBilledCommandsOfABatchPage).
 //
 // Scripts carry the shebang flag allow-key-locking, so that Upstash locks
 // only the keys they touch (all passed in KEYS) rather than the whole

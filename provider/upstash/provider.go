@@ -44,7 +44,7 @@ type Provider struct {
 
 	syncToken atomic.Pointer[string] // the latest upstash-sync-token seen
 
-	cas, setMulti, addMulti *script
+	cas, setMulti, addMulti, getAdd, casMulti *script
 
 	stats counters
 }
@@ -85,6 +85,8 @@ func New(restURL, token string, o Options) (*Provider, error) {
 	p.cas = newScript(casScript, !o.GlobalScriptLock)
 	p.setMulti = newScript(setMultiScript, !o.GlobalScriptLock)
 	p.addMulti = newScript(addMultiScript, !o.GlobalScriptLock)
+	p.getAdd = newScript(getAddScript, !o.GlobalScriptLock)
+	p.casMulti = newScript(casMultiScript, !o.GlobalScriptLock)
 	return p, nil
 }
 

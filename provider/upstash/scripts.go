@@ -45,6 +45,51 @@ end
 return out
 `
 
+// getAddScript: reads every key of KEYS (MGET, a thousand keys at a time,
+// below Lua's limit on unpack) and, for a missing key i whose ARGV[2i-1]
+// is not "-1", stores ARGV[2i] with SET NX and the TTL ARGV[2i-1]. Returns
+// one element per key, in order: nil when the key was added or is missing
+// and read only, else the value read. A key fetched twice reads what its
+// first fetch added. MGET reads a key of another type as missing; SET NX
+// then refuses it and the GET that follows fails with WRONGTYPE.
+const getAddScript = `local vals = {}
+for lo = 1, #KEYS, 1000 do
+  local part = redis.call('MGET', unpack(KEYS, lo, math.min(lo + 999, #KEYS)))
+  for j = 1, #part do vals[lo + j - 1] = part[j] end
+end
+local added = {}
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  if not vals[i] then
+    local ttl = ARGV[2*i-1]
+    if added[k] then
+      vals[i] = added[k]
+    elseif ttl ~= '-1' then
+      local ok
+      if ttl == '0' then ok = redis.call('SET', k, ARGV[2*i], 'NX') else ok = redis.call('SET', k, ARGV[2*i], 'NX', 'PX', ttl) end
+      if ok then added[k] = ARGV[2*i] else vals[i] = redis.call('GET', k) end
+    end
+  end
+end
+return vals
+`
+
+// casMultiScript: swaps KEYS[i] from ARGV[3i-2] to ARGV[3i-1] with the TTL
+// ARGV[3i] when it holds exactly the old text, in order. Returns 1 or 0
+// per key.
+const casMultiScript = `local out = {}
+for i = 1, #KEYS do
+  local b = 3*(i-1)
+  if redis.call('GET', KEYS[i]) == ARGV[b+1] then
+    if ARGV[b+3] == '0' then redis.call('SET', KEYS[i], ARGV[b+2]) else redis.call('SET', KEYS[i], ARGV[b+2], 'PX', ARGV[b+3]) end
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`
+
 // keyLockingShebang declares that a script touches only its KEYS, so that
 // Upstash locks only those keys while it runs.
 const keyLockingShebang = "#!lua flags=allow-key-locking\n"

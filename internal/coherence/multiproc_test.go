@@ -380,13 +380,6 @@ func killSubscription(t *testing.T, admin *goredis.Client, name string) int {
 	return n
 }
 
-func pct(lat []time.Duration, p float64) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	return lat[min(len(lat)-1, int(float64(len(lat))*p))]
-}
-
 func (r mpResult) String() string {
 	return fmt.Sprintf("reads %d (tier hits %d, %.0f%%), stale %d, invalidations %d (p50 %v, p99 %v, max %v; bound %v), invalidate errors %d, other errors %d, pub/sub connections killed %d, reader frozen %v",
 		r.reads, r.hits, 100*float64(r.hits)/float64(max(r.reads, 1)), r.stale, len(r.lat), pct(r.lat, .5), pct(r.lat, .99),

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -424,4 +425,58 @@ func TestTheCheckerCatchesABrokenProtocol(t *testing.T) {
 			require.Positive(t, res.stale, "breaking the protocol (%s) went unnoticed", brk)
 		})
 	}
+}
+
+// A frozen redis-server (SIGSTOP) takes every lease within Lease: no
+// instance serves from its tier while it cannot hear invalidations; an
+// Invalidate fails within the provider's timeout instead of hanging; and the
+// leases come back, in new epochs, once the server does.
+func TestAFrozenStoreLapsesEveryLeaseAndTheyComeBack(t *testing.T) {
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(t, err.Error())
+	}
+	srv, err := redistest.StartServer()
+	require.NoError(t, err)
+	defer srv.Close()
+	const lease = 200 * time.Millisecond
+	var streams []*Stream
+	var lapses []*atomic.Int64
+	for range 2 {
+		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, DialerRetries: 1, MaxRetries: -1})
+		p, err := redis.New(c, redis.Options{CloseClient: true, Timeout: 100 * time.Millisecond})
+		require.NoError(t, err)
+		defer p.Close()
+		var n atomic.Int64
+		s, err := New(t.Context(), Config{Broadcaster: p, Channel: "frozen:near", Lease: lease,
+			Apply: func(Message) {}, Lapse: func() { n.Add(1) }})
+		require.NoError(t, err)
+		defer s.Close()
+		streams = append(streams, s)
+		lapses = append(lapses, &n)
+	}
+	epochs := make([]uint64, len(streams))
+	for i, s := range streams {
+		require.Eventually(t, func() bool { _, ok := s.Lease(); return ok }, 5*time.Second, time.Millisecond)
+		epochs[i], _ = s.Lease()
+	}
+
+	require.NoError(t, srv.Pause())
+	paused := time.Now()
+	for _, s := range streams {
+		require.Eventually(t, func() bool { _, ok := s.Lease(); return !ok }, 5*time.Second, time.Millisecond)
+	}
+	require.Less(t, time.Since(paused), lease+50*time.Millisecond, "a lease outlived its term on a frozen store")
+	began := time.Now()
+	require.Error(t, streams[0].Invalidate(t.Context(), Message{All: true}), "an invalidation the store never took")
+	require.Less(t, time.Since(began), 500*time.Millisecond)
+	time.Sleep(3 * lease)
+	require.NoError(t, srv.Resume())
+
+	for i, s := range streams {
+		require.Eventually(t, func() bool { _, ok := s.Lease(); return ok }, 10*time.Second, time.Millisecond)
+		e, _ := s.Lease()
+		require.Greater(t, e, epochs[i])
+		require.Positive(t, lapses[i].Load())
+	}
+	require.NoError(t, streams[0].Invalidate(t.Context(), Message{All: true}))
 }

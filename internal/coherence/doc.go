@@ -37,9 +37,13 @@
 // subscriber in the order it processed them, so every INV the store
 // processed before that HB was applied before the lease was extended: an
 // instance holding a lease has applied every invalidation published more
-// than Lease ago. The lease lapses when its time runs out or the
-// subscription breaks; Lapse is then called, the epoch and the generation
-// change, and the stream resubscribes with backoff. A new subscription
+// than Lease ago. The lease lapses when its time runs out (no own HB came
+// back: the store is hung, the connection is dead without saying so, or
+// this process was frozen) or the subscription breaks; Lapse is then
+// called, the epoch and the generation change, the subscription is closed
+// whatever its state, and the stream resubscribes with backoff. A
+// subscription on which no own HB comes back within Lease of its start is
+// given up the same way. A new subscription
 // starts a new epoch (so a fill begun before it, which may have missed an
 // INV published while unsubscribed, is never kept), and the lease is held
 // again only after a fresh own HB comes back on it.

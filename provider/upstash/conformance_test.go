@@ -78,3 +78,17 @@ func TestBatchInvalidationRace(t *testing.T) {
 		return f.provider(t, upstash.Options{Timeout: raceTimeout})
 	}, providertest.CacheOptions{})
 }
+
+// The streaming subscribe through the emulator, broken by killing the
+// emulator's Redis subscriptions (CLIENT KILL TYPE pubsub on the test
+// binary's redis-server, where only this package's subscriptions live).
+func TestBroadcasterConformance(t *testing.T) {
+	f := newFixture(t, emulator.Options{})
+	providertest.RunBroadcaster(t, func(t *testing.T) provider.Provider {
+		return f.provider(t, upstash.Options{})
+	}, providertest.BroadcastOptions{Break: func(t testing.TB, _ provider.Provider, _ string) {
+		if err := f.rdb.Do(t.Context(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}})
+}

@@ -135,6 +135,20 @@
 // 401 is [ErrUnauthorized]. Other command errors are *[CommandError].
 // No error contains the token, the URL, a key or a value.
 //
+// # Pub/sub
+//
+// [Provider] is a provider.Broadcaster, the channel over which the Cache's
+// near tier tells every instance what to drop. Publish is one PUBLISH (one
+// billed command); Subscribe is Upstash's streaming subscribe, POST
+// /subscribe/<channel> answered with Server-Sent Events (one billed command
+// when it opens), held open on its own connection. Messages travel as
+// base64 text, since an event is a line of text. A stream that fails closes
+// the subscription's Messages channel; it is never resubscribed quietly, so
+// the caller knows that what was published meanwhile is lost. What the
+// near tier's protocol costs on Upstash in billed commands (its heartbeats
+// are PUBLISHes) is stated in the aside package's documentation of the
+// near cache.
+//
 // # Concurrency
 //
 // All methods of [Provider] are safe for concurrent use. At most

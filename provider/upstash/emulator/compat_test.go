@@ -19,7 +19,8 @@ const nodeDir = "testdata/node"
 
 // TestOfficialClient runs the official TypeScript client, @upstash/redis
 // 1.39.0 unchanged, against the emulator over the test-owned redis-server:
-// strings, hashes, sets, sorted sets, lists, scripts (allow-key-locking
+// strings, hashes, sets, sorted sets, lists, pub/sub (subscribe and
+// psubscribe streams), scripts (allow-key-locking
 // included), SCAN, pipelines, transactions, auto-pipelining, binary-ish
 // values, errors, the read-only token, sync tokens and injected faults. See
 // testdata/node/compat.test.mjs.

@@ -55,6 +55,15 @@
 //     `ERR Command is not available: 'NAME'`. Dangerous admin commands
 //     (FLUSHALL, FLUSHDB, CONFIG, SHUTDOWN, DEBUG, REPLICAOF, MIGRATE, CLIENT,
 //     ACL, ...) are refused the same way unless Options.AllowDangerous.
+//   - Pub/sub as the official client's redis.subscribe speaks it: POST (or
+//     GET) /subscribe/<channel>[/<channel>...] and /psubscribe/<pattern>...
+//     answer a stream of Server-Sent Events once Redis has confirmed every
+//     channel: "data: subscribe,<channel>,<count>", then "data:
+//     message,<channel>,<message>" ("data: pmessage,<pattern>,<channel>,
+//     <message>"), for as long as the client stays. The stream ends, and is
+//     never resubscribed behind the client's back, when the subscription's
+//     Redis connection fails. One billed command per channel subscribed;
+//     PUBLISH is an ordinary command.
 //
 // # Sync tokens
 //
@@ -113,7 +122,7 @@
 //     database per emulator (the go-redis client's DB; cmd/upstash-local
 //     -db), which keep every command's semantics exact.
 //   - No `Upstash-Response-Format: resp2` (answered 400), no server-sent
-//     events for /subscribe and /monitor, no REST tokens for ACL users
+//     events for /monitor, no REST tokens for ACL users
 //     (ACL RESTTOKEN), no JSON, search or vector commands beyond what the
 //     Redis behind it offers.
 //   - Scripts without allow-key-locking run as Redis runs them: a script can

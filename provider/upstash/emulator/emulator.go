@@ -275,6 +275,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			} else {
 				args, perr = parseCommand(body)
 			}
+		} else if cmd, channels, ok := subscription(r.URL.EscapedPath()); ok {
+			e.serveSubscribe(w, r, cmd, channels)
+			return
 		} else {
 			args, perr = parsePath(r.URL.EscapedPath(), r.URL.RawQuery, body, len(body) > 0)
 		}

@@ -324,6 +324,37 @@ test("read-your-writes sync token", async () => {
   assert.equal(st.sync_tokens, 1, "the second request sent the first one's token back");
 });
 
+test("pub/sub: subscribe, psubscribe and publish", async () => {
+  const ch = P + "news";
+  const sub = plain.subscribe([ch]);
+  const psub = plain.psubscribe([P + "room:*"]);
+  try {
+    const confirmed = (s, kind) => new Promise((resolve) => s.on(kind, resolve));
+    const got = [];
+    const pgot = [];
+    sub.on("message", (m) => got.push(m));
+    psub.on("pmessage", (m) => pgot.push(m));
+    assert.equal(await confirmed(sub, "subscribe"), 1);
+    assert.equal(await confirmed(psub, "psubscribe"), 1);
+    assert.equal(await plain.publish(ch, "hello"), 1);
+    assert.equal(await plain.publish(ch, { n: 1 }), 1);
+    // The client parses pattern messages as strict JSON (plain ones leniently).
+    assert.equal(await plain.publish(P + "room:7", { hi: true }), 1);
+    const deadline = Date.now() + 5000;
+    while ((got.length < 2 || pgot.length < 1) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(got, [
+      { channel: ch, message: "hello" },
+      { channel: ch, message: { n: 1 } },
+    ]);
+    assert.deepEqual(pgot, [{ pattern: P + "room:*", channel: P + "room:7", message: { hi: true } }]);
+  } finally {
+    await sub.unsubscribe();
+    await psub.unsubscribe();
+  }
+});
+
 test("faults", async (t) => {
   const k = P + "faults";
   try {

@@ -144,10 +144,13 @@
 // when it opens), held open on its own connection. Messages travel as
 // base64 text, since an event is a line of text. A stream that fails closes
 // the subscription's Messages channel; it is never resubscribed quietly, so
-// the caller knows that what was published meanwhile is lost. What the
-// near tier's protocol costs on Upstash in billed commands (its heartbeats
-// are PUBLISHes) is stated in the aside package's documentation of the
-// near cache.
+// the caller knows that what was published meanwhile is lost. Upstash's
+// command reference lists SUBSCRIBE under its TCP endpoint; this streaming
+// form is what the official TypeScript client's redis.subscribe sends
+// (@upstash/redis 1.39.0), and it is tested against the emulator, not
+// against the hosted service. What the near tier's protocol costs on
+// Upstash in billed commands (its heartbeats are PUBLISHes) is stated in
+// the aside package's documentation of the near cache.
 //
 // # Concurrency
 //

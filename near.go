@@ -239,7 +239,7 @@ func (t *nearTier) ticket() nearTicket {
 // invalidated and the lease did not lapse since tk was taken. value is the
 // decoded value (kept in NearShared mode).
 func (t *nearTier) fill(tk nearTicket, skey string, env envelope, value any) {
-	if !tk.ok || t.gen.Load() != tk.gen {
+	if !tk.ok {
 		t.rejected.Add(1)
 		return
 	}

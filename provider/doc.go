@@ -47,7 +47,9 @@
 // many keys that Adds to the missing ones in the same round trip),
 // [MultiSwapper] (many CompareAndSwaps in one round trip), [Meter] (billed
 // commands and bytes), [PatternDeleter] (delete by glob, for
-// InvalidatePattern) and [Counter] (a cheap key count for Stats). The
+// InvalidatePattern), [Counter] (a cheap key count for Stats) and
+// [Broadcaster] (pub/sub to every process sharing the store, which keeps the
+// near tiers coherent; ordered, and never silently lossy). The
 // Cache's batches (aside.GetMany, SetMany, RememberMany) use Batcher,
 // MultiGetAdder and MultiSwapper when the provider has them, so that a page
 // of keys costs one read and one write round trip whatever its size; without

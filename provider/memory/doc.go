@@ -46,6 +46,12 @@
 // No method blocks on I/O, so a context only matters if it is already done
 // when a method starts (DeletePattern and SetMulti also check it as they go).
 //
+// It is also a provider.Broadcaster inside the process: Publish hands a copy
+// of the message to every subscription of the channel, in one global order,
+// and never blocks; a subscription whose receiver lets
+// [SubscriptionBuffer] messages pile up is broken (its channel closed), as
+// Redis breaks a subscriber over its output buffer limit.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Add and CompareAndSwap are atomic

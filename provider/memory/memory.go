@@ -55,6 +55,9 @@ type Provider struct {
 	cache    *otter.Cache[string, item]
 	maxBytes int64
 	closed   atomic.Bool
+
+	// bus fans Publish out to this provider's subscriptions (broadcast.go).
+	bus bus
 }
 
 // item is what the engine stores for a key. ttl is kept so that the expiry
@@ -76,6 +79,7 @@ var (
 	_ provider.PatternDeleter = (*Provider)(nil)
 	_ provider.Counter        = (*Provider)(nil)
 	_ provider.Sizer          = (*Provider)(nil)
+	_ provider.Broadcaster    = (*Provider)(nil)
 )
 
 // New returns a Provider configured by opts.
@@ -243,6 +247,7 @@ func (p *Provider) Close() error {
 	}
 	p.cache.StopAllGoroutines()
 	p.cache.InvalidateAll()
+	p.bus.close()
 	return nil
 }
 

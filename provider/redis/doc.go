@@ -71,6 +71,19 @@
 // the provider recovers when Redis comes back, with no restart and no new
 // provider.
 //
+// # Pub/sub
+//
+// The Provider is a provider.Broadcaster: PUBLISH and SUBSCRIBE on a
+// standalone or Sentinel client, SPUBLISH and SSUBSCRIBE (Redis 7.0+) on a
+// Cluster, where a channel lives on the node owning its slot. Each
+// subscription holds a connection of its own and reads it with go-redis's
+// low-level Receive. The first error on it (connection lost, CLIENT KILL),
+// or an unsubscribe pushed by the server (a Cluster slot moving away), ends
+// the subscription and closes its Messages channel; go-redis's PubSub.Channel
+// would instead reconnect and resubscribe silently, losing the messages
+// published in between, which a near cache cannot afford. A *redis.Ring
+// answers provider.ErrNotSupported: its channel routing is its own.
+//
 // # Errors
 //
 // A missing key is provider.ErrNotFound. A key holding a hash, list, set or

@@ -90,3 +90,12 @@ func (m *NearMember) Lapse() {
 	m.epoch.Add(1)
 	m.lapse()
 }
+
+// NearHits is the near tier's hit count, without the rest of Stats (which
+// asks the provider for its key count).
+func (c *Cache) NearHits() int64 {
+	if c.near == nil {
+		return 0
+	}
+	return c.near.hits.Load()
+}

@@ -72,6 +72,12 @@ type Near struct {
 	// TTL, when positive, caps how long an entry is served from the tier
 	// after it was read from the store. Required without a Broadcaster.
 	TTL time.Duration
+	// TTLOnly runs the tier in TTL mode (see above) even over a provider
+	// with pub/sub: no heartbeats, no waiting for other processes, and
+	// replaced values served by other processes for up to TTL. It is the
+	// cheap option on Upstash, where every heartbeat and acknowledgement is
+	// a billed command. Needs TTL.
+	TTLOnly bool
 	// Lease is how long this process may serve from the tier without
 	// hearing from the store, and the longest an invalidating call waits for
 	// a process it cannot hear from. Default 1s.
@@ -90,7 +96,9 @@ func (n Near) validate() error {
 		return fmt.Errorf("%w: Near.Lease is negative (use 0 for the 1s default)", ErrInvalidOption)
 	case n.Mode > NearShared:
 		return fmt.Errorf("%w: Near.Mode is %d (NearSafe or NearShared)", ErrInvalidOption, n.Mode)
-	case !n.on() && (n.TTL != 0 || n.Mode != NearSafe || n.Lease != 0):
+	case n.TTLOnly && n.TTL == 0:
+		return fmt.Errorf("%w: Near.TTLOnly needs Near.TTL (how long another process may serve a replaced value)", ErrInvalidOption)
+	case !n.on() && (n.TTL != 0 || n.Mode != NearSafe || n.Lease != 0 || n.TTLOnly):
 		return fmt.Errorf("%w: Near is set but Near.MaxBytes is 0 (set MaxBytes to turn the near tier on)", ErrInvalidOption)
 	}
 	return nil
@@ -385,7 +393,7 @@ func (c *Cache) startNear(o Options) error {
 	switch b := broadcasterOf(c.p); {
 	case o.nearStream != nil:
 		t.stream = o.nearStream(t.apply, t.lapse)
-	case b != nil:
+	case b != nil && !o.Near.TTLOnly:
 		s, err := coherence.New(c.bgCtx, coherence.Config{
 			Broadcaster: b,
 			Channel:     c.keys.Prefix() + "near",
@@ -401,7 +409,7 @@ func (c *Cache) startNear(o Options) error {
 			return fmt.Errorf("%w: Near: %w", ErrInvalidOption, err)
 		}
 		t.stream = coherenceStream{s}
-	case o.Near.TTL == 0:
+	case b == nil && o.Near.TTL == 0:
 		t.close()
 		return fmt.Errorf("%w: Near over a provider without pub/sub (provider.Broadcaster, which Upstash lacks) needs Near.TTL: other processes then serve a replaced value for up to that long", ErrInvalidOption)
 	}

@@ -50,7 +50,7 @@ const (
 	nearEnvEnd     = "ASIDE_NEAR_END"
 	nearEnvLease   = "ASIDE_NEAR_LEASE"
 	nearEnvWriters = "ASIDE_NEAR_WRITERS"
-	nearEnvMode    = "ASIDE_NEAR_MODE" // "safe" or "shared"
+	nearEnvMode    = "ASIDE_NEAR_MODE" // "safe", "shared" or "ttl-only" (incoherent on purpose)
 	nearKeys       = 8
 	nearClientName = "near-"
 )
@@ -112,7 +112,12 @@ func runNearChild(role string) (*nearReport, error) {
 	if os.Getenv(nearEnvMode) == "shared" {
 		mode = aside.NearShared
 	}
-	c, err := aside.New(aside.Options{Provider: p, Namespace: os.Getenv(nearEnvNS), Near: aside.Near{MaxBytes: 1 << 20, Mode: mode, Lease: lease}})
+	near := aside.Near{MaxBytes: 1 << 20, Mode: mode, Lease: lease}
+	if os.Getenv(nearEnvMode) == "ttl-only" {
+		// Not coherent on purpose: the checker must find stale reads.
+		near = aside.Near{MaxBytes: 1 << 20, TTL: time.Minute, TTLOnly: true}
+	}
+	c, err := aside.New(aside.Options{Provider: p, Namespace: os.Getenv(nearEnvNS), Near: near})
 	if err != nil {
 		return nil, err
 	}
@@ -388,4 +393,12 @@ func TestNearNoStaleReadAcrossProcesses(t *testing.T) {
 			require.LessOrEqual(t, quantile(res.all, 1), lease+lease/10+500*time.Millisecond)
 		})
 	}
+}
+
+// The checker is not vacuous: the same run with tiers that are not told of
+// other processes' writes (TTL mode with a one-minute cap) finds stale reads.
+func TestNearCheckerCatchesAnIncoherentTier(t *testing.T) {
+	res := runNearProcesses(t, 2, 3, 4*time.Second, 300*time.Millisecond, "ttl-only")
+	t.Log(res)
+	require.Positive(t, res.stale, "tiers that hear nothing went unnoticed")
 }

@@ -425,7 +425,8 @@ func TestNearOptions(t *testing.T) {
 		want string
 	}{
 		{"the memory provider is refused: it is in-process already", aside.Options{Near: nearOn}, "memory provider"},
-		{"a provider without pub/sub needs a TTL cap", aside.Options{Near: nearOn, Provider: &sharedStore{}}, "Near.TTL"},
+		{"a provider without pub/sub needs a TTL cap", aside.Options{Near: nearOn, Provider: &faulty{}}, "Near.TTL"},
+		{"TTLOnly needs a TTL cap", aside.Options{Near: aside.Near{MaxBytes: 1, TTLOnly: true}, Provider: &faulty{}}, "Near.TTL"},
 		{"a mode without MaxBytes is a mistake", aside.Options{Near: aside.Near{Mode: aside.NearShared}}, "MaxBytes"},
 		{"a negative bound is refused", aside.Options{Near: aside.Near{MaxBytes: -1}}, "negative"},
 	} {
@@ -437,11 +438,40 @@ func TestNearOptions(t *testing.T) {
 	}
 }
 
+// TestNearOverTheRealStream runs two Caches over one store whose
+// Broadcaster is the memory provider's in-process fan-out, with the real
+// coherence stream between them.
+func TestNearOverTheRealStream(t *testing.T) {
+	ctx := context.Background()
+	store := newSharedStore(t)
+	near := aside.Near{MaxBytes: 1 << 20, Lease: 50 * time.Millisecond}
+	w := newCache(t, aside.Options{Provider: store, Near: near})
+	r := newCache(t, aside.Options{Provider: store, Near: near})
+	require.Eventually(t, func() bool { return w.Stats().Near.Serving && r.Stats().Near.Serving }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, aside.Set(ctx, w, "k", int64(1), aside.Tags("t")))
+	for range 2 {
+		v, _, err := aside.Get[int64](ctx, r, "k")
+		require.NoError(t, err)
+		require.EqualValues(t, 1, v)
+	}
+	require.EqualValues(t, 1, r.Stats().Near.Hits)
+	require.NoError(t, aside.Set(ctx, w, "k", int64(2), aside.Tags("t")))
+	v, _, err := aside.Get[int64](ctx, r, "k")
+	require.NoError(t, err)
+	require.EqualValues(t, 2, v)
+	_, _, err = aside.Get[int64](ctx, r, "k")
+	require.NoError(t, err)
+	require.NoError(t, w.InvalidateTags(ctx, "t"))
+	_, ok, err := aside.Get[int64](ctx, r, "k")
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
 // TestNearTTLMode: without a Broadcaster, entries are served for at most the
 // TTL cap, and this process's own writes drop them at once.
 func TestNearTTLMode(t *testing.T) {
 	ctx := context.Background()
-	store := newSharedStore(t)
+	store := newFaulty(t) // a provider without pub/sub
 	w := newCache(t, aside.Options{Provider: store})
 	r := newCache(t, aside.Options{Provider: store, Near: aside.Near{MaxBytes: 1 << 20, TTL: 200 * time.Millisecond}})
 	require.NoError(t, aside.Set(ctx, w, "k", int64(1)))

@@ -80,10 +80,10 @@ func TestTheCircuitOpensAfterConsecutiveFailuresAndRefusesWithoutCallingTheStore
 			require.NotErrorIs(t, err, errDown, name)
 			refusals++
 		}
-		require.Equal(t, 13, refusals, "the core methods and the six optional ones")
+		require.Equal(t, 15, refusals, "the core methods and the eight optional ones")
 		require.Equal(t, reached, f.calls.Load(), "an open circuit does not touch the store")
 		require.Equal(t, []string{"closed -> open"}, rec.list())
-		require.Equal(t, circuit.Stats{State: circuit.Open, Opens: 1, Rejected: 13}, b.Stats())
+		require.Equal(t, circuit.Stats{State: circuit.Open, Opens: 1, Rejected: 15}, b.Stats())
 	})
 }
 

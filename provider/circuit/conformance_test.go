@@ -79,3 +79,32 @@ func TestCacheBatchConformanceWithoutBatchAbilities(t *testing.T) {
 	t.Cleanup(func() { _ = p.Close() })
 	providertest.RunCacheBatch(t, func(t *testing.T) provider.Provider { return p }, providertest.CacheOptions{})
 }
+
+func TestBroadcaster(t *testing.T) {
+	providertest.RunBroadcaster(t, guardedMemory, providertest.BroadcastOptions{
+		Break: func(t testing.TB, p provider.Provider, channel string) {
+			for range memory.SubscriptionBuffer + 1 {
+				if _, err := p.(provider.Broadcaster).Publish(t.Context(), channel, []byte("flood")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	})
+}
+
+// Over a provider that cannot broadcast, the guarded one says
+// provider.ErrNotSupported, and the suite skips.
+func TestBroadcasterWithoutTheAbility(t *testing.T) {
+	providertest.RunBroadcaster(t, func(t *testing.T) provider.Provider {
+		m, err := memory.New(memory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _, err := circuit.Wrap(struct{ provider.Provider }{m}, circuit.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	}, providertest.BroadcastOptions{})
+}

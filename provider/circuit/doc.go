@@ -33,8 +33,8 @@
 // provider lacks one, provider.Batcher, provider.MultiAdder and
 // provider.MultiSwapper are emulated with one Set, Add or CompareAndSwap per
 // item, provider.MultiGetAdder with a GetMulti and an AddMulti of the
-// missing keys, and provider.PatternDeleter and
-// provider.Counter return an error matching provider.ErrNotSupported, which
+// missing keys, and provider.PatternDeleter, provider.Counter and
+// provider.Broadcaster return an error matching provider.ErrNotSupported, which
 // the Cache treats as the ability missing. Its
 // Unwrap method returns the wrapped provider. Close closes the wrapped
 // provider whatever the circuit's state; afterwards every call returns an
@@ -43,6 +43,14 @@
 // It is meant for network stores (Redis, Upstash). The in-process memory
 // provider never blocks and fails only on bad arguments, so a breaker in
 // front of it costs two locks and two clock reads per call for nothing.
+//
+// Publish and Subscribe (provider.Broadcaster) go through the breaker like
+// every other call: both are round trips to the store, so their failures
+// are evidence of an outage, and an open circuit refuses them at once (the
+// near cache's invalidation then fails fast, as the store write before it
+// would have; its resubscription backs off and its lease stays lapsed). Only
+// the Subscribe call is judged: a subscription that breaks later is no call
+// and counts for nothing.
 //
 // # What counts as a failure
 //

@@ -34,7 +34,31 @@ var (
 	_ provider.MultiSwapper   = (*fake)(nil)
 	_ provider.PatternDeleter = (*fake)(nil)
 	_ provider.Counter        = (*fake)(nil)
+	_ provider.Broadcaster    = (*fake)(nil)
 )
+
+func (f *fake) Publish(ctx context.Context, channel string, msg []byte) (int64, error) {
+	if err := f.call(ctx); err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
+
+// fakeSub is a subscription that never delivers.
+type fakeSub struct {
+	once sync.Once
+	ch   chan []byte
+}
+
+func (s *fakeSub) Messages() <-chan []byte { return s.ch }
+func (s *fakeSub) Close() error            { s.once.Do(func() { close(s.ch) }); return nil }
+
+func (f *fake) Subscribe(ctx context.Context, channel string) (provider.Subscription, error) {
+	if err := f.call(ctx); err != nil {
+		return nil, err
+	}
+	return &fakeSub{ch: make(chan []byte)}, nil
+}
 
 // answer makes every later call return err.
 func (f *fake) answer(err error) {
@@ -159,6 +183,16 @@ func calls(p provider.Provider, ctx context.Context) map[string]func() error {
 	}
 	if c, ok := p.(provider.Counter); ok {
 		m["Len"] = func() error { _, err := c.Len(ctx); return err }
+	}
+	if b, ok := p.(provider.Broadcaster); ok {
+		m["Publish"] = func() error { _, err := b.Publish(ctx, "c", []byte("m")); return err }
+		m["Subscribe"] = func() error {
+			s, err := b.Subscribe(ctx, "c")
+			if err == nil {
+				_ = s.Close()
+			}
+			return err
+		}
 	}
 	return m
 }

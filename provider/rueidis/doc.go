@@ -62,6 +62,20 @@
 // whose replies stop for Timeout plus 1 s (ConnWriteTimeout). rueidis
 // re-dials by itself, so the provider recovers when Redis comes back.
 //
+// # Pub/sub
+//
+// The Provider is a provider.Broadcaster: PUBLISH and SUBSCRIBE, or
+// SPUBLISH and SSUBSCRIBE on a Cluster (Redis 7.0+). Each subscription is a
+// dedicated connection (Client.Dedicate) with rueidis's pub/sub hooks; the
+// provider does not use Client.Receive, whose caller is expected to call it
+// again after a disconnect. When the connection breaks (CLIENT KILL, a
+// network cut) or the server unsubscribes it (a Cluster slot moving away),
+// the subscription ends and its Messages channel is closed, so that a gap
+// is never hidden; the connection is closed, never returned to rueidis's
+// pool. Publish is bounded like every call; Subscribe waits for Redis's
+// confirmation at most Options.Timeout. Subscriptions made over a caller's
+// client live until their Close (or the client's).
+//
 // # Errors
 //
 // A missing key is provider.ErrNotFound. A key holding a hash, list, set or

@@ -417,9 +417,14 @@ func (c *Cache) startNear(o Options) error {
 	return nil
 }
 
-// broadcasterOf returns the first provider.Broadcaster among p and the
-// providers it wraps.
+// broadcasterOf returns the outermost provider.Broadcaster among p and the
+// providers it wraps (the circuit breaker's, so that an open circuit fails
+// an invalidation fast), provided the store under them has the ability: a
+// wrapper passes it through but answers provider.ErrNotSupported without.
 func broadcasterOf(p provider.Provider) provider.Broadcaster {
+	if _, ok := innermost(p).(provider.Broadcaster); !ok {
+		return nil
+	}
 	for p != nil {
 		if b, ok := p.(provider.Broadcaster); ok {
 			return b

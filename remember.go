@@ -35,6 +35,12 @@ func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (v T,
 		}
 		tk = c.near.ticket()
 	}
+	return get[T](ctx, c, key, skey, o, tk)
+}
+
+// get is Get past the near tier (its v escapes to the codec: a heap
+// allocation the near tier's hits do not pay).
+func get[T any](ctx context.Context, c *Cache, key, skey string, o callOptions, tk nearTicket) (v T, found bool, err error) {
 	obs, err := c.observe(ctx, skey, o.tags, 0, o.budget)
 	if err != nil {
 		return v, false, err
@@ -145,6 +151,12 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 		}
 		tk = c.near.ticket()
 	}
+	return remember(ctx, c, key, skey, loader, o, tk)
+}
+
+// remember is Remember past the near tier (its v escapes to the codec: a
+// heap allocation the near tier's hits do not pay).
+func remember[T any](ctx context.Context, c *Cache, key, skey string, loader func(context.Context) (T, error), o callOptions, tk nearTicket) (v T, err error) {
 	obs, err := c.observe(ctx, skey, o.tags, o.swr, o.budget)
 	if err != nil {
 		return v, err

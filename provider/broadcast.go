@@ -42,7 +42,10 @@ type Subscription interface {
 	// the store breaks the subscription once its buffer for it is full.
 	Messages() <-chan []byte
 
-	// Close ends the subscription, closes the Messages channel and releases
-	// the connection. It is idempotent and never blocks on the store.
+	// Close ends the subscription: nothing more is put on the Messages
+	// channel, and the connection is released. It is idempotent and never
+	// blocks on the store, so the channel may be closed a moment after Close
+	// returns (when the adapter's teardown of a connection to an unresponsive
+	// store takes time); the caller need not read it again.
 	Close() error
 }

@@ -37,9 +37,13 @@
 // subscriber in the order it processed them, so every INV the store
 // processed before that HB was applied before the lease was extended: an
 // instance holding a lease has applied every invalidation published more
-// than Lease ago. The lease lapses when its time runs out or the
-// subscription breaks; Lapse is then called, the epoch and the generation
-// change, and the stream resubscribes with backoff. A new subscription
+// than Lease ago. The lease lapses when its time runs out (no own HB came
+// back: the store is hung, the connection is dead without saying so, or
+// this process was frozen) or the subscription breaks; Lapse is then
+// called, the epoch and the generation change, the subscription is closed
+// whatever its state, and the stream resubscribes with backoff. A
+// subscription on which no own HB comes back within Lease of its start is
+// given up the same way. A new subscription
 // starts a new epoch (so a fill begun before it, which may have missed an
 // INV published while unsubscribed, is never kept), and the lease is held
 // again only after a fresh own HB comes back on it.
@@ -66,10 +70,12 @@
 // instance the invalidator does not count as a member sent its last HB
 // processed before the INV more than Lease + margin before the invalidator
 // saw its own INV, so that lease ran out before Invalidate even started
-// waiting. The member list is only trusted when the invalidator's own
-// subscription has been up for at least Lease + margin when its INV comes
-// back (otherwise it may have missed HBs), and the invalidator waits for the
-// whole bound when it is not, or when its INV does not come back.
+// waiting. The invalidator only hears the HBs the store processed after its
+// own subscription was confirmed at S; a lease resting on an earlier HB ends
+// before S + Lease, so it also waits until S + Lease + margin (this matters
+// only in the first Lease + margin of a subscription: at start and after a
+// resubscription). When its own INV does not come back (its subscription is
+// down), it waits for the whole bound.
 //
 // Changes from the first design, and why: the bound runs from the moment
 // the PUBLISH reply arrived, not from the moment it was sent (an HB from
@@ -80,8 +86,19 @@
 // confirmed (see Lease above).
 //
 // Cost per invalidation with N live instances: one INV and at most N-1 ACK
-// publishes, and N + N(N-1) deliveries by the store; heartbeats cost
-// 5 publishes per instance per Lease.
+// publishes (fewer when INVs arrive faster than ACKs are published: an ACK
+// covers every INV applied since the last one), and N + N(N-1) deliveries by
+// the store; heartbeats cost 5 publishes per instance per Lease, each
+// delivered N times. BenchmarkInvalidate measures it.
+//
+// The proof runs in the package's tests: TestNoStaleReadAcrossProcessesUnderPartitions
+// re-executes the test binary as writer and reader processes over a
+// test-owned redis-server, each reader a map tier following the rules
+// above, and counts reads served by a tier older than an invalidation that
+// completed before the read began, while it kills one reader's
+// subscription, SIGSTOPs another and kills every subscription; it must count
+// none, and TestTheCheckerCatchesABrokenProtocol shows the same checker
+// counting them when the protocol is broken on purpose.
 //
 // # What it does not do
 //

@@ -17,13 +17,12 @@ const (
 	heartbeats  = 5  // heartbeats per Lease
 	marginShare = 10 // margin = Lease / marginShare
 	checks      = 10 // lease checks per Lease on the stream goroutine
-	// silence is how many Leases without an own HB back make the stream
-	// treat its subscription as dead (a half-open connection delivers
-	// nothing and reports no error) and resubscribe.
-	silence = 2
 	// minBackoff is the first pause before resubscribing; it doubles up to
 	// Lease.
 	minBackoff = 10 * time.Millisecond
+	// minLease is the shortest Lease: a round trip to the store and back
+	// has to fit in it many times over.
+	minLease = 10 * time.Millisecond
 )
 
 // impl is the Stream's state.
@@ -83,8 +82,8 @@ func newStream(ctx context.Context, cfg Config) (*Stream, error) {
 		return nil, fmt.Errorf("%w: Channel is empty", ErrConfig)
 	case cfg.Apply == nil:
 		return nil, fmt.Errorf("%w: Apply is nil", ErrConfig)
-	case cfg.Lease < 0:
-		return nil, fmt.Errorf("%w: Lease is negative (use 0 for the default of 1s)", ErrConfig)
+	case cfg.Lease < 0 || cfg.Lease > 0 && cfg.Lease < minLease:
+		return nil, fmt.Errorf("%w: Lease is %v (use 0 for the default of 1s, or at least %v)", ErrConfig, cfg.Lease, minLease)
 	}
 	if cfg.Lease == 0 {
 		cfg.Lease = time.Second
@@ -156,7 +155,9 @@ func (s *impl) run(sub provider.Subscription) {
 			}
 		}
 		s.confirmed()
-		s.receive(sub)
+		why := s.receive(sub)
+		// Closed whatever the reason: a subscription whose own HBs stopped
+		// coming back may be a dead TCP connection that never reports it.
 		_ = sub.Close()
 		sub = nil
 		s.mu.Lock()
@@ -165,7 +166,7 @@ func (s *impl) run(sub provider.Subscription) {
 		if s.ctx.Err() != nil {
 			return // Close ends the epoch; Lapse is not called on Close
 		}
-		s.lapse("subscription broken")
+		s.lapse(why)
 		backoff = minBackoff
 	}
 }
@@ -195,44 +196,43 @@ func (s *impl) lapse(why string) {
 	s.cfg.Lapse()
 }
 
-// receive applies messages until the subscription breaks, goes silent or
-// the Stream closes.
-func (s *impl) receive(sub provider.Subscription) {
+// receive applies messages until the subscription breaks, the lease runs
+// out (no own HB came back in time: the store or the connection is hung, or
+// this process was frozen), no own HB came back within Lease of the
+// subscription's start, or the Stream closes. It says why it returned.
+func (s *impl) receive(sub provider.Subscription) string {
 	tick := time.NewTicker(s.cfg.Lease / checks)
 	defer tick.Stop()
-	lastOwn := s.now() // of an own HB back, or the subscription's start
+	start := s.now()
 	for {
 		select {
 		case <-s.ctx.Done():
-			return
+			return "closed"
 		case b, ok := <-sub.Messages():
 			if !ok {
-				return
+				return "subscription broken"
 			}
-			if s.handle(b) {
-				lastOwn = s.now()
-			}
+			s.handle(b)
 		case <-tick.C:
 			now := s.now()
 			st := s.state.Load()
 			if st.end != 0 && now >= st.end {
-				s.lapse("no heartbeat came back within the lease")
+				return "no heartbeat came back within the lease"
 			}
-			if time.Duration(now-lastOwn) > silence*s.cfg.Lease {
-				s.cfg.Logger.Warn("aside: coherence: subscription silent; resubscribing")
-				return
+			if st.end == 0 && time.Duration(now-start) > s.cfg.Lease {
+				return "no heartbeat came back since subscribing"
 			}
 			s.prune(now)
 		}
 	}
 }
 
-// handle applies one message; it reports whether it was an own HB.
-func (s *impl) handle(b []byte) bool {
+// handle applies one message.
+func (s *impl) handle(b []byte) {
 	w, err := decode(b)
 	if err != nil {
 		s.cfg.Logger.Debug("aside: coherence: ignored a garbled message", "bytes", len(b))
-		return false
+		return
 	}
 	switch w.Kind {
 	case kindHB:
@@ -240,14 +240,13 @@ func (s *impl) handle(b []byte) bool {
 			s.mu.Lock()
 			s.seen[w.Member] = s.now()
 			s.mu.Unlock()
-			return false
+			return
 		}
 		// Every INV the store processed before this HB has been applied.
 		st := s.state.Load()
 		if end := w.N + int64(s.cfg.Lease); end > st.end && end > s.now() {
 			s.state.Store(&leaseState{epoch: st.epoch, end: end})
 		}
-		return true
 	case kindINV:
 		s.gen.Add(1)
 		s.cfg.Apply(Message{Keys: w.Keys, Tags: w.Tags, Patterns: w.Patterns, All: w.All})
@@ -269,7 +268,6 @@ func (s *impl) handle(b []byte) bool {
 		}
 		s.mu.Unlock()
 	}
-	return false
 }
 
 // back records that the own INV seq came back: the members to wait for are

@@ -16,15 +16,19 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	rue "github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/redis"
+	"github.com/aside-go/aside/provider/rueidis"
 )
 
 // The multi-process proof. The test binary re-executes itself as several
@@ -49,7 +53,8 @@ const (
 	envEnd      = "ASIDE_COHERENCE_END"   // unix nanos: end the run
 	envLease    = "ASIDE_COHERENCE_LEASE"
 	envWriters  = "ASIDE_COHERENCE_WRITERS"
-	envBreak    = "ASIDE_COHERENCE_BREAK" // "", "noack" or "nolease": break the protocol on purpose
+	envBreak    = "ASIDE_COHERENCE_BREAK"   // "", "noack" or "nolease": break the protocol on purpose
+	envAdapter  = "ASIDE_COHERENCE_ADAPTER" // "redis" (go-redis) or "rueidis"
 	mpKeys      = 8
 	mpChildName = "coherence-"
 )
@@ -167,9 +172,25 @@ func runChild(role string) (*report, error) {
 	c := goredis.NewClient(&goredis.Options{Addr: os.Getenv(envAddr), ClientName: fmt.Sprintf("%s%s-%d", mpChildName, role, id),
 		ContextTimeoutEnabled: true, ReadTimeout: 2 * time.Second})
 	defer c.Close()
-	p, err := redis.New(c, redis.Options{Timeout: time.Second})
-	if err != nil {
-		return nil, err
+	name := fmt.Sprintf("%s%s-%d", mpChildName, role, id)
+	var p provider.Broadcaster
+	if os.Getenv(envAdapter) == "rueidis" {
+		rc, err := rue.NewClient(rue.ClientOption{InitAddress: []string{os.Getenv(envAddr)}, ClientName: name, DisableCache: true})
+		if err != nil {
+			return nil, err
+		}
+		rp, err := rueidis.New(rc, rueidis.Options{Timeout: time.Second, CloseClient: true})
+		if err != nil {
+			return nil, err
+		}
+		defer rp.Close()
+		p = rp
+	} else {
+		rp, err := redis.New(c, redis.Options{Timeout: time.Second})
+		if err != nil {
+			return nil, err
+		}
+		p = rp
 	}
 	tr := &mapTier{m: map[string]tierEntry{}, noLease: brk == "nolease"}
 	ctx := context.Background()
@@ -268,7 +289,7 @@ type mpResult struct {
 
 // runProcesses runs writers and readers for d over a fresh redis-server,
 // with partitions, and gathers their reports.
-func runProcesses(t *testing.T, writers, readers int, d, lease time.Duration, brk string) mpResult {
+func runProcesses(t *testing.T, adapter string, writers, readers int, d, lease time.Duration, brk string) mpResult {
 	t.Helper()
 	if _, err := redistest.Binary(); err != nil {
 		redistest.Unavailable(t, err.Error())
@@ -299,7 +320,7 @@ func runProcesses(t *testing.T, writers, readers int, d, lease time.Duration, br
 		pr.cmd.Env = append(os.Environ(),
 			envRole+"="+role, envID+"="+strconv.Itoa(id), envAddr+"="+srv.Addr(), envPrefix+"="+prefix,
 			envStart+"="+strconv.FormatInt(start.UnixNano(), 10), envEnd+"="+strconv.FormatInt(end.UnixNano(), 10),
-			envLease+"="+strconv.FormatInt(int64(lease), 10), envWriters+"="+strconv.Itoa(writers), envBreak+"="+brk)
+			envLease+"="+strconv.FormatInt(int64(lease), 10), envWriters+"="+strconv.Itoa(writers), envBreak+"="+brk, envAdapter+"="+adapter)
 		pr.cmd.Stdout, pr.cmd.Stderr = &pr.out, &pr.errb
 		require.NoError(t, pr.cmd.Start())
 		procs = append(procs, pr)
@@ -380,13 +401,6 @@ func killSubscription(t *testing.T, admin *goredis.Client, name string) int {
 	return n
 }
 
-func pct(lat []time.Duration, p float64) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	return lat[min(len(lat)-1, int(float64(len(lat))*p))]
-}
-
 func (r mpResult) String() string {
 	return fmt.Sprintf("reads %d (tier hits %d, %.0f%%), stale %d, invalidations %d (p50 %v, p99 %v, max %v; bound %v), invalidate errors %d, other errors %d, pub/sub connections killed %d, reader frozen %v",
 		r.reads, r.hits, 100*float64(r.hits)/float64(max(r.reads, 1)), r.stale, len(r.lat), pct(r.lat, .5), pct(r.lat, .99),
@@ -401,21 +415,25 @@ func mpDuration() time.Duration {
 }
 
 func TestNoStaleReadAcrossProcessesUnderPartitions(t *testing.T) {
-	const lease = 300 * time.Millisecond
-	res := runProcesses(t, 2, 3, mpDuration(), lease, "")
-	t.Log(res)
-	for _, r := range res.reports {
-		for _, e := range r.Examples {
-			t.Errorf("%s %d: %s", r.Role, r.ID, e)
-		}
+	for _, adapter := range []string{"redis", "rueidis"} {
+		t.Run(adapter, func(t *testing.T) {
+			const lease = 300 * time.Millisecond
+			res := runProcesses(t, adapter, 2, 3, mpDuration(), lease, "")
+			t.Log(res)
+			for _, r := range res.reports {
+				for _, e := range r.Examples {
+					t.Errorf("%s %d: %s", r.Role, r.ID, e)
+				}
+			}
+			require.Zero(t, res.stale, "stale reads")
+			require.Zero(t, res.invErrs, "Invalidate errors with Redis up")
+			require.Greater(t, res.hits, res.reads/4, "the tiers must really serve for the test to mean anything")
+			require.Positive(t, res.killedSubs, "the partitions must have happened")
+			// Never blocked beyond the bound, plus the publish round trip and
+			// scheduling on a loaded 2-core machine.
+			require.LessOrEqual(t, pct(res.lat, 1), res.bound+250*time.Millisecond)
+		})
 	}
-	require.Zero(t, res.stale, "stale reads")
-	require.Zero(t, res.invErrs, "Invalidate errors with Redis up")
-	require.Greater(t, res.hits, res.reads/4, "the tiers must really serve for the test to mean anything")
-	require.Positive(t, res.killedSubs, "the partitions must have happened")
-	// Never blocked beyond the bound, plus the publish round trip and
-	// scheduling on a loaded 2-core machine.
-	require.LessOrEqual(t, pct(res.lat, 1), res.bound+250*time.Millisecond)
 }
 
 // The checker is not vacuous: the same run with the protocol broken on
@@ -426,9 +444,63 @@ func TestTheCheckerCatchesABrokenProtocol(t *testing.T) {
 	}
 	for _, brk := range []string{"noack", "nolease"} {
 		t.Run(brk, func(t *testing.T) {
-			res := runProcesses(t, 2, 3, 8*time.Second, 300*time.Millisecond, brk)
+			res := runProcesses(t, "redis", 2, 3, 8*time.Second, 300*time.Millisecond, brk)
 			t.Log(res)
 			require.Positive(t, res.stale, "breaking the protocol (%s) went unnoticed", brk)
 		})
 	}
+}
+
+// A frozen redis-server (SIGSTOP) takes every lease within Lease: no
+// instance serves from its tier while it cannot hear invalidations; an
+// Invalidate fails within the provider's timeout instead of hanging; and the
+// leases come back, in new epochs, once the server does.
+func TestAFrozenStoreLapsesEveryLeaseAndTheyComeBack(t *testing.T) {
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(t, err.Error())
+	}
+	srv, err := redistest.StartServer()
+	require.NoError(t, err)
+	defer srv.Close()
+	const lease = 200 * time.Millisecond
+	var streams []*Stream
+	var lapses []*atomic.Int64
+	for range 2 {
+		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, DialerRetries: 1, MaxRetries: -1})
+		p, err := redis.New(c, redis.Options{CloseClient: true, Timeout: 100 * time.Millisecond})
+		require.NoError(t, err)
+		defer p.Close()
+		var n atomic.Int64
+		s, err := New(t.Context(), Config{Broadcaster: p, Channel: "frozen:near", Lease: lease,
+			Apply: func(Message) {}, Lapse: func() { n.Add(1) }})
+		require.NoError(t, err)
+		defer s.Close()
+		streams = append(streams, s)
+		lapses = append(lapses, &n)
+	}
+	epochs := make([]uint64, len(streams))
+	for i, s := range streams {
+		require.Eventually(t, func() bool { _, ok := s.Lease(); return ok }, 5*time.Second, time.Millisecond)
+		epochs[i], _ = s.Lease()
+	}
+
+	require.NoError(t, srv.Pause())
+	paused := time.Now()
+	for _, s := range streams {
+		require.Eventually(t, func() bool { _, ok := s.Lease(); return !ok }, 5*time.Second, time.Millisecond)
+	}
+	require.Less(t, time.Since(paused), lease+50*time.Millisecond, "a lease outlived its term on a frozen store")
+	began := time.Now()
+	require.Error(t, streams[0].Invalidate(t.Context(), Message{All: true}), "an invalidation the store never took")
+	require.Less(t, time.Since(began), 500*time.Millisecond)
+	time.Sleep(3 * lease)
+	require.NoError(t, srv.Resume())
+
+	for i, s := range streams {
+		require.Eventually(t, func() bool { _, ok := s.Lease(); return ok }, 10*time.Second, time.Millisecond)
+		e, _ := s.Lease()
+		require.Greater(t, e, epochs[i])
+		require.Positive(t, lapses[i].Load())
+	}
+	require.NoError(t, streams[0].Invalidate(t.Context(), Message{All: true}))
 }

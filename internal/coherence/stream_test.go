@@ -25,6 +25,8 @@ type bus struct {
 	subs     []provider.Subscription
 	fail     atomic.Bool
 	dropHB   atomic.Bool
+	silent   atomic.Bool // subscriptions drop what they receive, and never close by themselves
+	wrapped  []*silenceable
 	publishd atomic.Int64
 }
 
@@ -53,12 +55,43 @@ func (b *bus) Subscribe(ctx context.Context, ch string) (provider.Subscription, 
 		return nil, errors.New("subscribe refused by the test")
 	}
 	s, err := b.p.Subscribe(ctx, ch)
-	if err == nil {
-		b.mu.Lock()
-		b.subs = append(b.subs, s)
-		b.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
-	return s, err
+	w := &silenceable{b: b, s: s, ch: make(chan []byte)}
+	go w.forward()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.subs = append(b.subs, s)
+	b.wrapped = append(b.wrapped, w)
+	return w, nil
+}
+
+// silenceable forwards its subscription's messages, or, while the bus is
+// silent, drops them: a dead TCP connection (no messages, no error, no EOF).
+type silenceable struct {
+	b      *bus
+	s      provider.Subscription
+	ch     chan []byte
+	closed atomic.Bool
+}
+
+func (w *silenceable) forward() {
+	defer close(w.ch)
+	for m := range w.s.Messages() {
+		if !w.b.silent.Load() {
+			w.ch <- m
+		}
+	}
+}
+
+func (w *silenceable) Messages() <-chan []byte { return w.ch }
+func (w *silenceable) Close() error {
+	w.closed.Store(true)
+	err := w.s.Close()
+	for range w.ch { // let forward end
+	}
+	return err
 }
 
 // breakAll closes every subscription, as a CLIENT KILL would.
@@ -117,6 +150,7 @@ func TestNewRefusesAnUnusableConfig(t *testing.T) {
 		{"an empty Channel", Config{Broadcaster: b, Apply: apply}},
 		{"a nil Apply", Config{Broadcaster: b, Channel: "c"}},
 		{"a negative Lease", Config{Broadcaster: b, Channel: "c", Apply: apply, Lease: -1}},
+		{"a Lease below 10ms", Config{Broadcaster: b, Channel: "c", Apply: apply, Lease: time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(t.Context(), tc.cfg)
@@ -211,6 +245,30 @@ func TestABrokenSubscriptionLapsesAndComesBackInANewEpoch(t *testing.T) {
 	require.Eventually(t, func() bool { _, l := tr.count(); return l == 1 }, 5*time.Second, time.Millisecond)
 	e2 := waitLease(t, s)
 	require.Greater(t, e2, e+1, "a lapse and a new subscription each start an epoch")
+}
+
+func TestAHungSubscriptionIsClosedAndReplaced(t *testing.T) {
+	b := newBus(t)
+	b.silent.Store(true)
+	s, tr := start(t, b)
+	// Subscribed, but nothing comes: no lease, and within a Lease the
+	// stream gives up on that subscription.
+	first := func() *silenceable { b.mu.Lock(); defer b.mu.Unlock(); return b.wrapped[0] }()
+	require.Eventually(t, first.closed.Load, 5*time.Second, time.Millisecond)
+	_, ok := s.Lease()
+	require.False(t, ok)
+	b.silent.Store(false)
+	e := waitLease(t, s)
+	held := func() *silenceable { b.mu.Lock(); defer b.mu.Unlock(); return b.wrapped[len(b.wrapped)-1] }()
+	// Now the connection dies silently under a held lease.
+	b.silent.Store(true)
+	require.Eventually(t, func() bool { _, ok := s.Lease(); return !ok }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, held.closed.Load, 5*time.Second, time.Millisecond, "the hung subscription was not closed")
+	b.silent.Store(false)
+	e2 := waitLease(t, s)
+	require.Greater(t, e2, e)
+	_, lapses := tr.count()
+	require.Positive(t, lapses)
 }
 
 func TestALeaseWithoutHeartbeatsLapses(t *testing.T) {

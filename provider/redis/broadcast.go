@@ -84,7 +84,38 @@ func (p *Provider) Subscribe(ctx context.Context, channel string) (provider.Subs
 	}
 	defer cancel()
 	s := &subscription{ps: ps, ch: make(chan []byte, 256), done: make(chan struct{})}
-	if err := s.confirm(ctx, channel, p.sharded); err != nil {
+	// go-redis applies ctx's deadline to the socket only with
+	// ContextTimeoutEnabled; without it a frozen Redis holds the connection's
+	// set-up and the confirmation for the client's ReadTimeout (and the
+	// PubSub's lock with them, so even Close waits). The confirmation then
+	// runs on a goroutine the caller stops waiting for at ctx's end, as
+	// watch does for commands; it closes what it made, and Close waits for it.
+	p.mu.Lock()
+	if p.closed.Load() {
+		p.mu.Unlock()
+		_ = ps.Close()
+		return nil, errClosed
+	}
+	p.inflight.Add(1)
+	p.mu.Unlock()
+	confirmed := make(chan error)
+	abandoned := make(chan struct{})
+	go func() {
+		defer p.inflight.Done()
+		err := s.confirm(ctx, channel, p.sharded)
+		select {
+		case confirmed <- err:
+		case <-abandoned:
+			_ = ps.Close()
+		}
+	}()
+	select {
+	case err = <-confirmed:
+	case <-ctx.Done():
+		close(abandoned)
+		return nil, fail(ctx, "subscribe", ctx.Err())
+	}
+	if err != nil {
 		_ = ps.Close()
 		return nil, fail(ctx, "subscribe", err)
 	}

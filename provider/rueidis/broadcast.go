@@ -49,11 +49,44 @@ func (p *Provider) Subscribe(ctx context.Context, channel string) (provider.Subs
 	if err != nil {
 		return nil, fail(ctx, "subscribe", err)
 	}
-	s, err := subscribe(ctx, c, channel)
-	if err != nil {
-		return nil, fail(ctx, "subscribe", err)
+	// rueidis may hold a dedicated connection's set-up or its teardown on a
+	// frozen Redis past ctx's end (its dial and write timeouts): subscribe
+	// runs on a goroutine the caller stops waiting for at ctx's end, which
+	// closes what it made, and Close waits for it.
+	p.mu.Lock()
+	if p.closed.Load() {
+		p.mu.Unlock()
+		return nil, errClosed
 	}
-	return s, nil
+	p.subscribing.Add(1)
+	p.mu.Unlock()
+	type made struct {
+		s   *subscription
+		err error
+	}
+	done := make(chan made)
+	abandoned := make(chan struct{})
+	go func() {
+		defer p.subscribing.Done()
+		s, err := subscribe(ctx, c, channel, &p.subscribing)
+		select {
+		case done <- made{s, err}:
+		case <-abandoned:
+			if s != nil {
+				_ = s.Close()
+			}
+		}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fail(ctx, "subscribe", r.err)
+		}
+		return r.s, nil
+	case <-ctx.Done():
+		close(abandoned)
+		return nil, fail(ctx, "subscribe", ctx.Err())
+	}
 }
 
 // subscription is a Subscribe's. rueidis calls the hooks on the
@@ -66,15 +99,15 @@ type subscription struct {
 	ch       chan []byte
 	stop     chan struct{} // closed once, by Close or a server unsubscribe
 	stopOnce sync.Once
-	ended    chan struct{} // closed after ch
 	ok       chan struct{} // closed on the subscription's confirmation
 	okOnce   sync.Once
 }
 
-func subscribe(ctx context.Context, c rue.Client, channel string) (*subscription, error) {
+// subscribe makes a subscription; its teardown goroutine counts in wg.
+func subscribe(ctx context.Context, c rue.Client, channel string, wg *sync.WaitGroup) (*subscription, error) {
 	dc, release := c.Dedicate()
 	s := &subscription{dc: dc, release: release, channel: channel, ch: make(chan []byte, 256),
-		stop: make(chan struct{}), ended: make(chan struct{}), ok: make(chan struct{})}
+		stop: make(chan struct{}), ok: make(chan struct{})}
 	errs := dc.SetPubSubHooks(rue.PubSubHooks{OnMessage: s.onMessage, OnSubscription: s.onSubscription})
 	var err error
 	if c.Mode() == rue.ClientModeCluster {
@@ -100,7 +133,11 @@ func subscribe(ctx context.Context, c rue.Client, channel string) (*subscription
 		release()
 		return nil, err
 	}
-	go s.watch(errs)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.watch(errs)
+	}()
 	return s, nil
 }
 
@@ -144,13 +181,15 @@ func (s *subscription) watch(errs <-chan error) {
 	for range errs {
 	}
 	close(s.ch)
-	close(s.ended)
 }
 
 func (s *subscription) Messages() <-chan []byte { return s.ch }
 
+// Close stops delivery at once and leaves the teardown to the subscription's
+// goroutine: rueidis's close of a connection waits up to a second for a
+// frozen Redis to answer a PING. Messages is closed when it is done; the
+// Provider's Close waits for it when the Provider owns the client.
 func (s *subscription) Close() error {
 	s.halt()
-	<-s.ended
 	return nil
 }

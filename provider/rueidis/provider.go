@@ -54,6 +54,10 @@ type Provider struct {
 	opt     rue.ClientOption // how to build the client; unused for New
 	dialing *attempt         // the connection attempt running, if any
 	dialers sync.WaitGroup   // attempts Close waits for
+
+	// subscribing counts the Subscribe calls still setting up a
+	// subscription (see Subscribe); Close waits for them.
+	subscribing sync.WaitGroup
 }
 
 // attempt is one rueidis.NewClient call, shared by the calls that wait for
@@ -191,6 +195,7 @@ func (p *Provider) Close() error {
 	if c := p.c.Load(); c != nil {
 		(*c).Close()
 	}
+	p.subscribing.Wait()
 	// Every command holds a slot until rueidis returns it: taking them all
 	// waits for the last one.
 	for range cap(p.slots) {

@@ -56,6 +56,9 @@ const (
 // value up to TTL after it was replaced. This process drops what it
 // invalidates itself at once.
 //
+// The tier serves and fills Get and Remember (the HTTP middleware's reads
+// included); GetMany and RememberMany read the store as without it.
+//
 // Over the in-process memory provider Near is refused: that store already
 // answers from this process's memory, and a second copy would only double
 // it.

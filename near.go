@@ -263,9 +263,7 @@ func (t *nearTier) fill(tk nearTicket, skey string, env envelope, value any) {
 			e.tags = append(e.tags, string(name))
 		}
 	}
-	if t.shared {
-		e.value = value
-	}
+	e.value = value
 	t.mu.Lock()
 	for _, tag := range e.tags {
 		set := t.byTag[tag]
@@ -487,12 +485,25 @@ func nearGet[T any](ctx context.Context, c *Cache, skey string, b *FailureBudget
 	if !ok {
 		return v, false
 	}
-	if e.value != nil {
-		if tv, ok := e.value.(T); ok {
-			return tv, true
-		}
+	if tv, ok := e.value.(nearValue[T]); ok {
+		return tv.v, true
 	}
 	return nearDecode[T](ctx, c, e, b)
+}
+
+// nearValue is a decoded value kept in NearShared mode, boxed with its
+// exact type: a caller whose T is another type, an interface it satisfies
+// included, decodes the frame as it would from the store.
+type nearValue[T any] struct{ v T }
+
+// nearFill fills the tier with what a store read under tk returned, v being
+// its decoded value.
+func nearFill[T any](c *Cache, tk nearTicket, skey string, env envelope, v T) {
+	var value any
+	if c.near.shared {
+		value = nearValue[T]{v}
+	}
+	c.near.fill(tk, skey, env, value)
 }
 
 // nearDecode decodes a near entry's frame (its v escapes to the codec: kept

@@ -415,6 +415,10 @@ func TestNearModes(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, "a", m["Title"])
+		a, ok, err := aside.Get[any](ctx, c, "d")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.IsType(t, map[string]any{}, a, "an interface the value satisfies gets what the store would give, not the shared value")
 	})
 }
 

@@ -48,7 +48,7 @@ func get[T any](ctx context.Context, c *Cache, key, skey string, o callOptions, 
 	if obs.state == stFresh {
 		if err := c.unmarshal(ctx, obs.env.payload, &v, o.budget); err == nil {
 			if c.near != nil {
-				c.near.fill(tk, skey, obs.env, v)
+				nearFill(c, tk, skey, obs.env, v)
 			}
 			c.hit(ctx, key, false)
 			return v, true, nil
@@ -171,7 +171,7 @@ func remember[T any](ctx context.Context, c *Cache, key, skey string, loader fun
 		if obs.state == stStale {
 			c.refresh(ctx, key, skey, obs, o, produce(loader))
 		} else if c.near != nil {
-			c.near.fill(tk, skey, obs.env, v)
+			nearFill(c, tk, skey, obs.env, v)
 		}
 		c.hit(ctx, key, obs.state == stStale)
 		return v, nil

@@ -32,8 +32,8 @@ import (
 // The test binary re-executes itself as writers and readers over one
 // test-owned redis-server. The "database" is a counter per key in Redis
 // (db:K). A writer bumps db:K, then replaces the cached entry through its
-// Cache (Set of the new version, Delete, or InvalidateTags of the key's tag
-// or of its owner's group tag), and only once that returned records the
+// Cache (Set of the new version, Delete, InvalidatePattern matching the key,
+// or InvalidateTags of the key's tag or of its owner's group tag), and only once that returned records the
 // version as done (done:K). A reader reads done:K, then Remembers K through
 // its Cache with the near tier on (the loader reads db:K). A value below
 // the done version read before the call is stale: an invalidation completed
@@ -144,13 +144,16 @@ func runNearChild(role string) (*nearReport, error) {
 			}
 			var op string
 			began := time.Now()
-			switch rng.IntN(4) {
+			switch rng.IntN(5) {
 			case 0:
 				op, err = "Set", aside.Set(ctx, c, k, v, tags(n))
 			case 1:
 				op, err = "Delete", c.Delete(ctx, k)
 			case 2:
 				op, err = "InvalidateTags", c.InvalidateTags(ctx, "t"+strconv.Itoa(n))
+			case 3:
+				op = "InvalidatePattern"
+				_, err = c.InvalidatePattern(ctx, k)
 			default:
 				op, err = "InvalidateTags(group)", c.InvalidateTags(ctx, "g"+strconv.Itoa(id))
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/provider"
+	"github.com/aside-go/aside/provider/memory"
 	"github.com/aside-go/aside/provider/redis"
 )
 
@@ -100,4 +101,26 @@ func pct(lat []time.Duration, p float64) time.Duration {
 		return 0
 	}
 	return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+}
+
+// BenchmarkLease is the near tier's per-hit cost of asking for the lease.
+func BenchmarkLease(b *testing.B) {
+	bus, err := memory.New(memory.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bus.Close()
+	s, err := New(b.Context(), Config{Broadcaster: bus, Channel: "bench", Apply: func(Message) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := s.Lease(); !ok && s.Generation() == 1<<63 {
+				b.Fatal("unreachable")
+			}
+		}
+	})
 }

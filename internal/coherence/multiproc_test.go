@@ -194,7 +194,19 @@ func runChild(role string) (*report, error) {
 	}
 	tr := &mapTier{m: map[string]tierEntry{}, noLease: brk == "nolease"}
 	ctx := context.Background()
-	s, err := New(ctx, Config{Broadcaster: p, Channel: prefix + "near", Lease: lease, Apply: tr.apply, Lapse: tr.lapse})
+	apply := tr.apply
+	if role == "reader" && id == 2 {
+		// A tier that stalls now and then (a GC pause, a slow lock) for two
+		// leases: the stream falls behind while its readers go on.
+		var n int
+		apply = func(m Message) {
+			if n++; n%300 == 0 {
+				time.Sleep(2 * lease)
+			}
+			tr.apply(m)
+		}
+	}
+	s, err := New(ctx, Config{Broadcaster: p, Channel: prefix + "near", Lease: lease, Apply: apply, Lapse: tr.lapse})
 	if err != nil {
 		return nil, err
 	}

@@ -391,3 +391,37 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, w.Kind, w2.Kind)
 	})
 }
+
+// The lease runs from when the heartbeat was sent, not from when it came
+// back: a heartbeat that waited behind a stalled Apply for longer than a
+// Lease gives no lease at all, because invalidators that published after it
+// have stopped waiting for this instance.
+func TestALateHeartbeatGivesNoLease(t *testing.T) {
+	b := newBus(t)
+	var stall atomic.Bool
+	release := make(chan struct{})
+	s, err := New(t.Context(), Config{Broadcaster: b, Channel: "test:near", Lease: testLease,
+		Apply: func(Message) {
+			if stall.Load() {
+				<-release
+			}
+		}})
+	require.NoError(t, err)
+	defer s.Close()
+	waitLease(t, s)
+	stall.Store(true)
+	inv, _ := encode(&wire{Kind: kindINV, Member: 77, N: 1})
+	_, err = b.Publish(t.Context(), "test:near", inv)
+	require.NoError(t, err)
+	// Heartbeats queue up behind the stalled INV, then stop.
+	time.Sleep(testLease / 2)
+	b.dropHB.Store(true)
+	time.Sleep(2 * testLease)
+	stall.Store(false)
+	close(release)
+	deadline := time.Now().Add(testLease / 2)
+	for time.Now().Before(deadline) {
+		_, ok := s.Lease()
+		require.False(t, ok, "a lease from heartbeats sent more than a Lease ago")
+	}
+}

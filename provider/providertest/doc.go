@@ -37,6 +37,12 @@
 // its TTL or outlived it by more than a few seconds. The whole suite takes a
 // few seconds.
 //
+// RunBroadcaster checks the provider.Broadcaster ability (pub/sub): order,
+// receiver counts, Close, and that a subscription the store breaks closes
+// its channel after a gapless prefix of what was published, never hiding a
+// gap behind a silent reconnection. Its BroadcastOptions.Break tells it how
+// to break a subscription on the adapter's store (CLIENT KILL for Redis).
+//
 // Run checks a provider on its own and needs nothing but package provider.
 // RunCache, in this package too, checks the aside.Cache's invalidation
 // guarantee over a provider; it imports the root package, so an adapter the

@@ -147,12 +147,23 @@ func (c *Cache) setMany(ctx context.Context, slots []*slot, value func(*slot) an
 	if len(items) == 0 {
 		return nil
 	}
+	var written invalidation
+	if c.near != nil {
+		written.keys = make([]string, len(items))
+		for i, it := range items {
+			written.keys[i] = it.Key
+		}
+	}
 	if err := c.setMulti(ctx, items); err != nil {
 		c.failed(ctx, "cache SET failed", "", err)
+		_ = c.nearInvalidate(ctx, written) // some may have been stored
 		return fmt.Errorf("aside: set many: %w", err)
 	}
 	for _, w := range kept {
 		c.wrote(ctx, w.s.key, w.life, w.raw, len(w.payload), len(w.entry))
+	}
+	if err := c.nearInvalidate(ctx, written); err != nil {
+		return fmt.Errorf("aside: set many: %w", err)
 	}
 	return nil
 }

@@ -116,6 +116,16 @@ type Options struct {
 	// Default 5m.
 	AlertInterval time.Duration
 
+	// Near turns on the near tier: a bounded in-process copy of the
+	// entries this process read, served without a round trip and kept
+	// coherent through the store's pub/sub (provider.Broadcaster). The
+	// zero value is off. See Near for the guarantee and its limits.
+	Near Near
+
+	// nearStream, set by tests only, replaces the coherence stream the
+	// near tier is built on.
+	nearStream func(apply func(invalidation), lapse func()) nearStream
+
 	// clock, set by tests only, replaces time.Now in the monitor and stops
 	// New from starting the monitor's goroutine: the test ticks it.
 	clock func() time.Time
@@ -164,6 +174,7 @@ type Cache struct {
 	recovered atomic.Pointer[chan struct{}]
 
 	dicts *dictionaries // the automatic dictionary, or nil (dictionary.go)
+	near  *nearTier     // the near tier, or nil (near.go)
 
 	flights flightGroup
 	tagKeys tagKeyCache
@@ -275,6 +286,12 @@ func New(o Options) (*Cache, error) {
 		c.p, c.breaker = p, b
 	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	if o.Near.on() {
+		if err := c.startNear(o); err != nil {
+			c.bgCancel()
+			return nil, err
+		}
+	}
 	c.mon.init(o, c.billed())
 	if o.clock == nil {
 		c.workers.goBackground(c.monitorLoop)
@@ -306,6 +323,12 @@ func (o *Options) validate() error {
 	case o.AlertInterval < 0:
 		return fmt.Errorf("%w: AlertInterval is negative (use 0 for the 5m default)", ErrInvalidOption)
 	}
+	if err := o.Near.validate(); err != nil {
+		return err
+	}
+	if o.Near.on() && o.Provider == nil {
+		return errNearInProcess
+	}
 	if err := o.Health.validate(); err != nil {
 		return err
 	}
@@ -333,9 +356,15 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	n, err := c.p.Delete(ctx, skeys...)
 	if err != nil {
 		c.failed(ctx, "cache DELETE failed", "", err)
+		if mayHaveWritten(err) {
+			_ = c.nearInvalidate(ctx, invalidation{keys: skeys})
+		}
 		return fmt.Errorf("aside: delete: %w", err)
 	}
 	c.stats.deletes.Add(int64(n))
+	if err := c.nearInvalidate(ctx, invalidation{keys: skeys}); err != nil {
+		return fmt.Errorf("aside: delete: %w", err)
+	}
 	if c.debug(ctx) {
 		c.log.DebugContext(ctx, "cache DELETE", "keys", logKeys(keys), "deleted", n)
 	}
@@ -391,6 +420,9 @@ func (c *Cache) Close() error {
 	}
 	c.bgCancel()
 	c.workers.close()
+	if c.near != nil {
+		_ = c.near.close()
+	}
 	return c.p.Close()
 }
 
@@ -420,6 +452,12 @@ func (c *Cache) entryKey(key string) (string, error) {
 
 func (c *Cache) debug(ctx context.Context) bool {
 	return c.log.Enabled(ctx, slog.LevelDebug)
+}
+
+// mayHaveWritten reports whether a failed write may still have reached the
+// store (a timeout, a lost reply), so that the near tiers must be told.
+func mayHaveWritten(err error) bool {
+	return !errors.Is(err, provider.ErrUnavailable) && !errors.Is(err, ErrInvalidKey)
 }
 
 func isCtxErr(err error) bool {

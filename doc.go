@@ -30,6 +30,16 @@
 // loaders store through a lease (compare-and-swap), so the classic stale-set
 // race (a slow loader writing old data after an invalidation) cannot store.
 //
+// With the near tier on (Options.Near), hot entries are also kept in this
+// process and served without a round trip, and the guarantee above still
+// holds: every write that replaces an entry (Set, SetMany, Delete,
+// InvalidateTags, InvalidatePattern) tells every process through the
+// store's pub/sub and returns once each one dropped it, or lost the lease
+// that lets it serve (a process that cannot hear the store stops serving
+// from its tier within Near.Lease, 1 s by default). Over a provider without
+// pub/sub the tier is only allowed with a TTL cap, and then another process
+// may serve a replaced value for up to that cap. See Near.
+//
 // The cache never breaks the caller: a provider that fails, or bytes that do
 // not decode, read as a miss and the loader runs; failed writes are logged
 // and counted. Network providers bound every call by their own timeout.
@@ -61,7 +71,8 @@
 //
 // It does not read the environment except in FromEnv, does not log unless
 // given a Logger, and does not cache loader errors. Pattern invalidation is
-// not the fast path: it walks keys. Across processes, concurrent misses of
+// not the fast path: it walks keys. The near tier is refused over the
+// in-process memory provider, which already answers from memory. Across processes, concurrent misses of
 // one key each run their loader (only one stores); the same holds for the
 // keys of batches.
 package aside

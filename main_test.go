@@ -9,5 +9,8 @@ import (
 // The Cache starts goroutines for loads and background refreshes; none may
 // outlive the tests' Close calls.
 func TestMain(m *testing.M) {
+	if nearChild() { // a process of TestNearNoStaleReadAcrossProcesses
+		return
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -46,6 +46,11 @@ func (c *Cache) InvalidateTagsEventually(ctx context.Context, tags ...string) er
 	deadline := time.Now().Add(time.Duration(c.maxLife.Load()))
 	own := append([]string(nil), tags...)
 	c.pending.add(own)
+	if c.near != nil {
+		// This process serves none of them meanwhile, from its near tier
+		// either (a fill racing this is refused by the generation).
+		c.near.apply(invalidation{tags: own})
+	}
 	c.stats.invalidationsPending.Add(1)
 	if !c.workers.goBackground(func() { c.retryInvalidation(own, items, deadline) }) {
 		c.pending.remove(own)
@@ -81,6 +86,11 @@ func (c *Cache) retryInvalidation(tags []string, items []provider.Item, deadline
 		c.stats.invalidationRetries.Add(1)
 		ctx, cancel := context.WithTimeout(c.bgCtx, retryAttemptTimeout)
 		err := c.writeInvalidation(ctx, items)
+		if err == nil {
+			// The store is written; the other processes' near tiers must
+			// hear of it before the invalidation counts as done.
+			err = c.nearInvalidate(ctx, invalidation{tags: tags})
+		}
 		cancel()
 		if err == nil {
 			c.invalidated(c.bgCtx, tags)

@@ -27,12 +27,29 @@ func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (v T,
 	if err != nil {
 		return v, false, err
 	}
+	var tk nearTicket
+	if c.near != nil {
+		if nv, ok := nearGet[T](ctx, c, skey, o.budget); ok {
+			c.hit(ctx, key, false)
+			return nv, true, nil
+		}
+		tk = c.near.ticket()
+	}
+	return get[T](ctx, c, key, skey, o, tk)
+}
+
+// get is Get past the near tier (its v escapes to the codec: a heap
+// allocation the near tier's hits do not pay).
+func get[T any](ctx context.Context, c *Cache, key, skey string, o callOptions, tk nearTicket) (v T, found bool, err error) {
 	obs, err := c.observe(ctx, skey, o.tags, 0, o.budget)
 	if err != nil {
 		return v, false, err
 	}
 	if obs.state == stFresh {
 		if err := c.unmarshal(ctx, obs.env.payload, &v, o.budget); err == nil {
+			if c.near != nil {
+				nearFill(c, tk, skey, obs.env, v)
+			}
 			c.hit(ctx, key, false)
 			return v, true, nil
 		} else {
@@ -81,9 +98,15 @@ func Set[T any](ctx context.Context, c *Cache, key string, v T, opts ...Option) 
 	entry := newEntry(freshUntil, stamps, payload)
 	if err := c.p.Set(ctx, skey, entry, ttl+o.grace()); err != nil {
 		c.failed(ctx, "cache SET failed", key, err)
+		if mayHaveWritten(err) {
+			_ = c.nearInvalidate(ctx, invalidation{keys: []string{skey}})
+		}
 		return fmt.Errorf("aside: set %q: %w", logKey(key), err)
 	}
 	c.wrote(ctx, key, ttl+o.grace(), raw, len(payload), len(entry))
+	if err := c.nearInvalidate(ctx, invalidation{keys: []string{skey}}); err != nil {
+		return fmt.Errorf("aside: set %q: %w", logKey(key), err)
+	}
 	return nil
 }
 
@@ -120,6 +143,20 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 	if err != nil {
 		return v, err
 	}
+	var tk nearTicket
+	if c.near != nil {
+		if nv, ok := nearGet[T](ctx, c, skey, o.budget); ok {
+			c.hit(ctx, key, false)
+			return nv, nil
+		}
+		tk = c.near.ticket()
+	}
+	return remember(ctx, c, key, skey, loader, o, tk)
+}
+
+// remember is Remember past the near tier (its v escapes to the codec: a
+// heap allocation the near tier's hits do not pay).
+func remember[T any](ctx context.Context, c *Cache, key, skey string, loader func(context.Context) (T, error), o callOptions, tk nearTicket) (v T, err error) {
 	obs, err := c.observe(ctx, skey, o.tags, o.swr, o.budget)
 	if err != nil {
 		return v, err
@@ -133,6 +170,8 @@ func Remember[T any](ctx context.Context, c *Cache, key string, loader func(cont
 		}
 		if obs.state == stStale {
 			c.refresh(ctx, key, skey, obs, o, produce(loader))
+		} else if c.near != nil {
+			nearFill(c, tk, skey, obs.env, v)
 		}
 		c.hit(ctx, key, obs.state == stStale)
 		return v, nil

@@ -48,6 +48,9 @@ type Stats struct {
 	Rejected     int64  `json:"rejected"`
 	// Dictionary describes the automatic dictionary (Options.AutoDictionary).
 	Dictionary DictionaryStats `json:"dictionary"`
+	// Near describes the near tier (Options.Near); its hits are also in
+	// Hits, its misses are reads that then went to the store.
+	Near NearStats `json:"near"`
 	// Keys is the provider's key count when it knows it cheaply
 	// (provider.Counter), else -1. A shared Redis counts every key in its DB.
 	Keys int64 `json:"keys"`
@@ -129,6 +132,7 @@ func (c *Cache) Stats() Stats {
 		Bytes:                -1,
 		MaxBytes:             -1,
 		Dictionary:           c.dictionaryStats(), // dictionary.go
+		Near:                 c.nearStats(),       // near.go
 	}
 	if c.breaker != nil {
 		b := c.breaker.Stats()

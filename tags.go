@@ -250,6 +250,9 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 		return fmt.Errorf("aside: invalidate tags: %w", err)
 	}
 	c.invalidated(ctx, tags)
+	if err := c.nearInvalidate(ctx, invalidation{tags: tags}); err != nil {
+		return fmt.Errorf("aside: invalidate tags: %w", err)
+	}
 	return nil
 }
 
@@ -325,6 +328,10 @@ func (c *Cache) InvalidatePattern(ctx context.Context, glob string) (int, error)
 	}
 	if err != nil {
 		c.failed(ctx, "cache INVALIDATE pattern failed", "", err)
+		_ = c.nearInvalidate(ctx, invalidation{patterns: []string{pattern}}) // some may be gone
+		return n, fmt.Errorf("aside: invalidate pattern: %w", err)
+	}
+	if err := c.nearInvalidate(ctx, invalidation{patterns: []string{pattern}}); err != nil {
 		return n, fmt.Errorf("aside: invalidate pattern: %w", err)
 	}
 	if c.debug(ctx) {

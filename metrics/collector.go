@@ -103,6 +103,26 @@ func NewCollector(c *aside.Cache, o Options) *Collector {
 		statMetric{desc: desc("circuit_rejected_total", "Provider calls refused by the open circuit (each a miss or a skipped write that cost no time)."), typ: prometheus.CounterValue,
 			value: func(s *aside.Stats) int64 { return s.Rejected }, only: hasCircuit},
 	)
+	nearOn := func(s *aside.Stats) bool { return s.Near.On }
+	col.stats = append(col.stats,
+		statMetric{desc: desc("near_hits_total", "Reads served by the near tier (also in aside_hits_total)."), typ: prometheus.CounterValue,
+			value: func(s *aside.Stats) int64 { return s.Near.Hits }, only: nearOn},
+		statMetric{desc: desc("near_misses_total", "Reads the near tier could not serve (then read from the store)."), typ: prometheus.CounterValue,
+			value: func(s *aside.Stats) int64 { return s.Near.Misses }, only: nearOn},
+		statMetric{desc: desc("near_drops_total", "Near-tier entries dropped by invalidations and lease lapses."), typ: prometheus.CounterValue,
+			value: func(s *aside.Stats) int64 { return s.Near.Drops }, only: nearOn},
+		statMetric{desc: desc("near_fills_rejected_total", "Near-tier fills refused because an invalidation or a lapse came during their store read."), typ: prometheus.CounterValue,
+			value: func(s *aside.Stats) int64 { return s.Near.Rejected }, only: nearOn},
+		statMetric{desc: desc("near_bytes", "Bytes the near tier holds, weighed as Near.MaxBytes counts them."), typ: prometheus.GaugeValue,
+			value: func(s *aside.Stats) int64 { return s.Near.Bytes }, only: nearOn},
+		statMetric{desc: desc("near_serving", "1 while the near tier holds its lease and serves, 0 while it is lapsed."), typ: prometheus.GaugeValue,
+			value: func(s *aside.Stats) int64 {
+				if s.Near.Serving {
+					return 1
+				}
+				return 0
+			}, only: nearOn},
+	)
 	col.circuitState = desc("circuit_state", "1 for the circuit breaker's current state, 0 for the others.", "state")
 	col.keys = desc("keys", "Keys the provider holds (a shared Redis counts every key in its database).")
 	col.memBytes = desc("memory_bytes", "Bytes a bounded in-process store holds.")

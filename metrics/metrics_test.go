@@ -216,3 +216,27 @@ func TestCollectorExportsBillingBudgetCircuitAndMembers(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, problems)
 }
+
+// sharedMemory is a memory provider the Cache does not recognise as
+// in-process (as if shared by several processes), so that it may have a
+// near tier; its Broadcaster is the memory provider's in-process fan-out.
+type sharedMemory struct{ *memory.Provider }
+
+func TestCollectorExportsTheNearTier(t *testing.T) {
+	ctx := context.Background()
+	c := newCache(t, aside.Options{Provider: sharedMemory{newMemory(t)}, Near: aside.Near{MaxBytes: 1 << 20, Lease: 50 * time.Millisecond}})
+	require.Eventually(t, func() bool { return c.Stats().Near.Serving }, 5*time.Second, 5*time.Millisecond)
+	load := func(context.Context) (string, error) { return "v", nil }
+	for range 3 { // a load, a store hit that fills the tier, a near hit
+		_, err := aside.Remember(ctx, c, "k", load)
+		require.NoError(t, err)
+	}
+	mfs := gather(t, metrics.NewCollector(c, metrics.Options{}))
+	require.EqualValues(t, 1, value(t, mfs, "aside_near_hits_total"))
+	require.EqualValues(t, 2, value(t, mfs, "aside_near_misses_total"))
+	require.EqualValues(t, 1, value(t, mfs, "aside_near_serving"))
+	require.Positive(t, value(t, mfs, "aside_near_bytes"))
+
+	plain := newCache(t, aside.Options{Provider: newMemory(t)})
+	require.NotContains(t, gather(t, metrics.NewCollector(plain, metrics.Options{})), "aside_near_hits_total", "no tier, no near metrics")
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package aside_test
+
+func nearChild() bool { return false }

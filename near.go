@@ -51,10 +51,16 @@ const (
 // out. Every process that writes to the namespace must have Near on: a
 // Cache without it writes without telling the others.
 //
-// Over a provider without provider.Broadcaster (Upstash), Near needs TTL,
-// and the guarantee is weaker and only this: another process may serve a
-// value up to TTL after it was replaced. This process drops what it
-// invalidates itself at once.
+// Over a provider without provider.Broadcaster (a provider/dual composite,
+// a custom provider), or with TTLOnly, Near needs TTL, and the guarantee is
+// weaker and only this: another process may serve a value up to TTL after
+// it was replaced. This process drops what it invalidates itself at once.
+//
+// Upstash has pub/sub (its REST streaming subscribe), but bills every
+// heartbeat and acknowledgement as a command: over a store that bills
+// commands (provider.Meter) Near asks for a choice, TTLOnly with TTL (no
+// heartbeats) or an explicit Lease (5 heartbeats per Lease per process:
+// about 13M commands a month per process with a 1s lease, 1.3M with 10s).
 //
 // The tier serves and fills Get and Remember (the HTTP middleware's reads
 // included); GetMany and RememberMany read the store as without it.
@@ -380,6 +386,20 @@ func (t *nearTier) close() error {
 
 var errNearInProcess = fmt.Errorf("%w: Near over the in-process memory provider: it already answers from this process's memory; set Near only over a shared store (Redis)", ErrInvalidOption)
 
+// errNearBilled refuses the lease protocol's default cost on a store that
+// bills every command: it must be chosen, not discovered on the invoice.
+var errNearBilled = fmt.Errorf("%w: Near over a store that bills every command (Upstash): the near tier's heartbeats are billed PUBLISH commands, 5 per Near.Lease per process; "+
+	"with the 1s default that is about 13M commands a month per process (~$26 at $0.20 per 100K, 26 times the free tier). "+
+	"Set Near.TTLOnly and Near.TTL for the cheap mode (no heartbeats; other processes may serve a replaced value for up to TTL), "+
+	"or set Near.Lease to accept the cost (10s: ~1.3M commands a month per process)", ErrInvalidOption)
+
+// billed reports whether the store under p's wrappers counts what it bills
+// (provider.Meter: Upstash's REST provider).
+func billed(p provider.Provider) bool {
+	_, ok := innermost(p).(provider.Meter)
+	return ok
+}
+
 // startNear builds the near tier over the provider's Broadcaster (found
 // under the Cache's wrappers), or in TTL mode without one.
 func (c *Cache) startNear(o Options) error {
@@ -393,6 +413,9 @@ func (c *Cache) startNear(o Options) error {
 	switch b := broadcasterOf(c.p); {
 	case o.nearStream != nil:
 		t.stream = o.nearStream(t.apply, t.lapse)
+	case b != nil && !o.Near.TTLOnly && o.Near.Lease == 0 && billed(c.p):
+		t.close()
+		return errNearBilled
 	case b != nil && !o.Near.TTLOnly:
 		s, err := coherence.New(c.bgCtx, coherence.Config{
 			Broadcaster: b,
@@ -411,7 +434,7 @@ func (c *Cache) startNear(o Options) error {
 		t.stream = coherenceStream{s}
 	case b == nil && o.Near.TTL == 0:
 		t.close()
-		return fmt.Errorf("%w: Near over a provider without pub/sub (provider.Broadcaster, which Upstash lacks) needs Near.TTL: other processes then serve a replaced value for up to that long", ErrInvalidOption)
+		return fmt.Errorf("%w: Near over a provider without pub/sub (provider.Broadcaster; a provider/dual composite has none) needs Near.TTL: other processes then serve a replaced value for up to that long", ErrInvalidOption)
 	}
 	c.near = t
 	return nil

@@ -79,6 +79,24 @@ type Config struct {
 	// CACHE_FALLBACK: memory serves from an in-process store while
 	// CACHE_PROVIDER is unavailable. Default empty: no fallback.
 	Fallback string `env:"CACHE_FALLBACK"`
+
+	// The near tier (Options.Near; see env_near.go).
+	//
+	// CACHE_NEAR_MAX_BYTES turns it on and bounds it: bytes (67108864) or
+	// with a unit (64MiB). Default empty: off.
+	NearMaxBytes string `env:"CACHE_NEAR_MAX_BYTES"`
+	// CACHE_NEAR_MODE: safe (default: each caller decodes its own copy) or
+	// shared (one decoded value, read-only for every caller).
+	NearMode string `env:"CACHE_NEAR_MODE"`
+	// CACHE_NEAR_TTL caps how long another process may serve a replaced
+	// value in TTL mode: seconds (5) or a duration (5s).
+	NearTTL string `env:"CACHE_NEAR_TTL"`
+	// CACHE_NEAR_TTL_ONLY: true runs TTL mode even over pub/sub (no
+	// heartbeats: the cheap option on Upstash).
+	NearTTLOnly string `env:"CACHE_NEAR_TTL_ONLY"`
+	// CACHE_NEAR_LEASE: the lease on the invalidation channel, seconds or a
+	// duration. Default 1s; on Upstash setting it accepts its cost.
+	NearLease string `env:"CACHE_NEAR_LEASE"`
 }
 
 // FromEnv builds a Cache from environment variables; see Config for each
@@ -135,6 +153,9 @@ func (cfg Config) Options() (Options, error) {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	}
 	if o.Budget, err = cfg.budget(); err != nil {
+		return o, err
+	}
+	if o.Near, err = cfg.near(); err != nil {
 		return o, err
 	}
 	// Every variable is checked whatever the provider, so that a typo fails

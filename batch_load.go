@@ -109,8 +109,9 @@ func (c *Cache) slotsFor(o *callOptions, n int, keyAt func(i int) string) (slots
 // ending is returned.
 func (c *Cache) readMany(ctx context.Context, slots []*slot, o *callOptions, swr time.Duration, lease bool) error {
 	start := time.Now()
+	at := c.invalidatedAt.Load() // as observe records it: a flight older than this is no good after a failed read
 	for _, s := range slots {
-		s.obs.start = start
+		s.obs.start, s.obs.invalidatedAt = start, at
 	}
 	if o.budget.Spent() {
 		for _, s := range slots {

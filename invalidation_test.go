@@ -2,6 +2,7 @@ package aside_test
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -316,6 +317,49 @@ func TestDuringAnOutageACallerAfterAWriteDoesNotJoinAnOlderLoad(t *testing.T) {
 	v, err := aside.Remember(after, c, "k", load, aside.Tags("t"))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, v, "a caller that came after the write did not get the load that began before it")
+	close(release)
+	require.EqualValues(t, 0, <-old)
+}
+
+// The batch path keeps the same rule: found by internal/faults, where a
+// RememberMany during a frozen store returned a product's version from
+// before a write whose invalidation was pending.
+func TestDuringAnOutageABatchAfterAWriteDoesNotJoinAnOlderLoad(t *testing.T) {
+	f := newFaulty(t)
+	c := newCache(t, aside.Options{Provider: f, Breaker: aside.Breaker{Disabled: true}})
+	ctx := context.Background()
+	f.fail.Store(true)
+	var version atomic.Int64
+	started, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	load := func(_ context.Context, ids []int) (map[int]int64, error) {
+		v := version.Load()
+		if first.CompareAndSwap(false, true) { // the first load is slow
+			close(started)
+			<-release
+		}
+		out := make(map[int]int64, len(ids))
+		for _, id := range ids {
+			out[id] = v
+		}
+		return out, nil
+	}
+	keyOf := func(id int) string { return "item:" + strconv.Itoa(id) }
+	tags := aside.TagsFor(func(string) []string { return []string{"t"} })
+	old := make(chan int64)
+	go func() {
+		got, err := aside.RememberMany(ctx, c, []int{1}, keyOf, load, tags)
+		require.NoError(t, err)
+		old <- got[1]
+	}()
+	<-started
+	version.Store(1) // a write, then its invalidation, which the store refuses
+	require.ErrorIs(t, c.InvalidateTagsEventually(ctx, "t"), aside.ErrInvalidationPending)
+	after, cancel := context.WithTimeout(ctx, 2*time.Second) // joining the stuck load would time out
+	defer cancel()
+	got, err := aside.RememberMany(after, c, []int{1}, keyOf, load, tags)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, got[1], "a batch that came after the write did not get the load that began before it")
 	close(release)
 	require.EqualValues(t, 0, <-old)
 }

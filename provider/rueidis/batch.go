@@ -9,6 +9,7 @@ import (
 
 	rue "github.com/redis/rueidis"
 
+	"github.com/aside-go/aside/internal/luascript"
 	"github.com/aside-go/aside/provider"
 )
 
@@ -17,62 +18,14 @@ var (
 	_ provider.MultiSwapper  = (*Provider)(nil)
 )
 
-// getAddScript reads every key of KEYS with one MGET and, for a missing key
-// i whose ARGV[2i-1] is not "-1", sets it to ARGV[2i] with PX ARGV[2i-1]
-// (0: no expiry) and NX. A missing key answers false (a nil reply). Fetches
-// apply in order: a key added by an earlier fetch reads as what it added.
-// MGET reads a key of another type as missing; SET NX then refuses it, and
-// the GET that follows fails with WRONGTYPE. (The script of package redis,
-// word for word.)
-var getAddScript = newScript(`
-local vals = redis.call('MGET', unpack(KEYS))
-local added = {}
-for i, k in ipairs(KEYS) do
-  if not vals[i] then
-    local ttl = ARGV[2*i-1]
-    if added[k] then
-      vals[i] = added[k]
-    elseif ttl ~= '-1' then
-      local ok
-      if ttl == '0' then
-        ok = redis.call('SET', k, ARGV[2*i], 'NX')
-      else
-        ok = redis.call('SET', k, ARGV[2*i], 'NX', 'PX', ttl)
-      end
-      if ok then
-        added[k] = ARGV[2*i]
-      else
-        vals[i] = redis.call('GET', k)
-      end
-    end
-  end
-end
-return vals
-`)
+// getAddScript runs luascript.GetAddMulti (see there).
+var getAddScript = newScript(luascript.GetAddMulti)
 
-// casMultiScript swaps every key of KEYS from ARGV[3i-2] to ARGV[3i-1] with
-// PX ARGV[3i] (0: no expiry) when it holds exactly the old value, in order,
-// and answers 1 or 0 per key.
-var casMultiScript = newScript(`
-local out = {}
-for i, k in ipairs(KEYS) do
-  local b = 3*(i-1)
-  if redis.call('GET', k) == ARGV[b+1] then
-    if ARGV[b+3] == '0' then
-      redis.call('SET', k, ARGV[b+2])
-    else
-      redis.call('SET', k, ARGV[b+2], 'PX', ARGV[b+3])
-    end
-    out[i] = 1
-  else
-    out[i] = 0
-  end
-end
-return out
-`)
+// casMultiScript runs luascript.CompareAndSwapMulti (see there).
+var casMultiScript = newScript(luascript.CompareAndSwapMulti)
 
 // casOneScript is casScript, for the pipelines of a Cluster.
-var casOneScript = newScript(casSource)
+var casOneScript = newScript(luascript.CompareAndSwap)
 
 // maxScriptKeys bounds the keys of one batch script: Redis runs a script
 // alone, so a huge batch is cut into scripts of this size, sent together

@@ -8,24 +8,12 @@ import (
 
 	rue "github.com/redis/rueidis"
 
+	"github.com/aside-go/aside/internal/luascript"
 	"github.com/aside-go/aside/provider"
 )
 
-// casScript swaps KEYS[1] from ARGV[1] to ARGV[2] with a TTL of ARGV[3]
-// milliseconds (0: no expiry). One key, so it runs on a Cluster too.
-var casScript = rue.NewLuaScript(casSource)
-
-const casSource = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if ARGV[3] == '0' then
-    redis.call('SET', KEYS[1], ARGV[2])
-  else
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  end
-  return 1
-end
-return 0
-`
+// casScript runs luascript.CompareAndSwap (see there).
+var casScript = rue.NewLuaScript(luascript.CompareAndSwap)
 
 // Get returns the value under key with one GET. rueidis pipelines it with
 // the other commands in flight on the same connection.

@@ -274,7 +274,7 @@ func runNearProcesses(t *testing.T, writers, readers int, d, lease time.Duration
 	for at := time.Duration(0); at+cycle <= d; at += cycle {
 		base := start.Add(at)
 		time.Sleep(time.Until(base.Add(cycle / 4)))
-		res.killedSubs += killPubSub(t, admin, nearClientName+"reader-0")
+		res.killedSubs += redistest.KillNamedPubSub(t, admin, nearClientName+"reader-0")
 		if readers > 1 {
 			time.Sleep(time.Until(base.Add(cycle / 2)))
 			p := procs[writers+1].cmd.Process
@@ -317,32 +317,6 @@ func runNearProcesses(t *testing.T, writers, readers int, d, lease time.Duration
 	}
 	slices.Sort(res.all)
 	return res
-}
-
-// killPubSub kills the pub/sub connections of the client named name.
-func killPubSub(t *testing.T, admin *goredis.Client, name string) int {
-	t.Helper()
-	list, err := admin.Do(t.Context(), "CLIENT", "LIST", "TYPE", "pubsub").Text()
-	require.NoError(t, err)
-	n := 0
-	for line := range strings.SplitSeq(strings.TrimSpace(list), "\n") {
-		var id string
-		var named bool
-		for f := range strings.FieldsSeq(line) {
-			if v, ok := strings.CutPrefix(f, "id="); ok {
-				id = v
-			}
-			if f == "name="+name {
-				named = true
-			}
-		}
-		if named && id != "" {
-			k, err := admin.Do(t.Context(), "CLIENT", "KILL", "ID", id).Int()
-			require.NoError(t, err)
-			n += k
-		}
-	}
-	return n
 }
 
 func quantile(lat []time.Duration, q float64) time.Duration {

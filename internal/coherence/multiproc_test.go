@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -350,7 +349,7 @@ func runProcesses(t *testing.T, adapter string, writers, readers int, d, lease t
 	for at := time.Duration(0); at+cycle <= d; at += cycle {
 		base := start.Add(at)
 		time.Sleep(time.Until(base.Add(cycle / 4)))
-		res.killedSubs += killSubscription(t, admin, mpChildName+"reader-0")
+		res.killedSubs += redistest.KillNamedPubSub(t, admin, mpChildName+"reader-0")
 		if readers > 1 {
 			time.Sleep(time.Until(base.Add(cycle / 2)))
 			p := procs[writers+1].cmd.Process
@@ -385,32 +384,6 @@ func runProcesses(t *testing.T, adapter string, writers, readers int, d, lease t
 	}
 	slices.Sort(res.lat)
 	return res
-}
-
-// killSubscription kills the pub/sub connections of the client named name.
-func killSubscription(t *testing.T, admin *goredis.Client, name string) int {
-	t.Helper()
-	list, err := admin.Do(t.Context(), "CLIENT", "LIST", "TYPE", "pubsub").Text()
-	require.NoError(t, err)
-	n := 0
-	for line := range strings.SplitSeq(strings.TrimSpace(list), "\n") {
-		var id string
-		var named bool
-		for f := range strings.FieldsSeq(line) {
-			if v, ok := strings.CutPrefix(f, "id="); ok {
-				id = v
-			}
-			if f == "name="+name {
-				named = true
-			}
-		}
-		if named && id != "" {
-			k, err := admin.Do(t.Context(), "CLIENT", "KILL", "ID", id).Int()
-			require.NoError(t, err)
-			n += k
-		}
-	}
-	return n
 }
 
 func (r mpResult) String() string {

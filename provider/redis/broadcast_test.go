@@ -6,32 +6,18 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/providertest"
 	"github.com/aside-go/aside/provider/redis"
 )
-
-// killPubSub is CLIENT KILL TYPE pubsub on each of addrs: Redis drops every
-// subscriber connection, as on a network cut. go-redis would reconnect and
-// resubscribe by itself; the provider must not let it.
-func killPubSub(t testing.TB, addrs ...string) {
-	t.Helper()
-	for _, addr := range addrs {
-		c := goredis.NewClient(&goredis.Options{Addr: addr})
-		err := c.ClientKillByFilter(t.Context(), "TYPE", "pubsub").Err()
-		_ = c.Close()
-		if err != nil {
-			t.Fatalf("CLIENT KILL TYPE pubsub on %s: %v", addr, err)
-		}
-	}
-}
 
 func TestBroadcasterOnStandaloneRedis(t *testing.T) {
 	addr := testServer(t).Addr()
 	providertest.RunBroadcaster(t, func(t *testing.T) provider.Provider {
 		return newLocal(t, conformance)
 	}, providertest.BroadcastOptions{Break: func(t testing.TB, _ provider.Provider, _ string) {
-		killPubSub(t, addr)
+		redistest.KillPubSub(t, addr)
 	}})
 }
 
@@ -40,7 +26,7 @@ func TestBroadcasterOnRedisCluster(t *testing.T) {
 	providertest.RunBroadcaster(t, func(t *testing.T) provider.Provider {
 		return newClustered(t, conformance)
 	}, providertest.BroadcastOptions{Break: func(t testing.TB, _ provider.Provider, _ string) {
-		killPubSub(t, addrs...)
+		redistest.KillPubSub(t, addrs...)
 	}})
 }
 
@@ -57,7 +43,7 @@ func TestBroadcasterOnCallersClientWithoutContextTimeouts(t *testing.T) {
 		t.Cleanup(func() { _ = p.Close() })
 		return p
 	}, providertest.BroadcastOptions{Break: func(t testing.TB, _ provider.Provider, _ string) {
-		killPubSub(t, addr)
+		redistest.KillPubSub(t, addr)
 	}})
 }
 

@@ -3,33 +3,18 @@ package rueidis_test
 import (
 	"testing"
 
-	goredis "github.com/redis/go-redis/v9"
-
+	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/provider"
 	"github.com/aside-go/aside/provider/providertest"
 	"github.com/aside-go/aside/provider/rueidis"
 )
-
-// killPubSub is CLIENT KILL TYPE pubsub on each of addrs: Redis drops every
-// subscriber connection, as on a network cut.
-func killPubSub(t testing.TB, addrs ...string) {
-	t.Helper()
-	for _, addr := range addrs {
-		c := goredis.NewClient(&goredis.Options{Addr: addr})
-		err := c.ClientKillByFilter(t.Context(), "TYPE", "pubsub").Err()
-		_ = c.Close()
-		if err != nil {
-			t.Fatalf("CLIENT KILL TYPE pubsub on %s: %v", addr, err)
-		}
-	}
-}
 
 func TestBroadcasterOnStandaloneRedis(t *testing.T) {
 	addr := testServer(t).Addr()
 	providertest.RunBroadcaster(t, func(t *testing.T) provider.Provider {
 		return newLocal(t, rueidis.Options{})
 	}, providertest.BroadcastOptions{Break: func(t testing.TB, _ provider.Provider, _ string) {
-		killPubSub(t, addr)
+		redistest.KillPubSub(t, addr)
 	}})
 }
 
@@ -38,7 +23,7 @@ func TestBroadcasterOnRedisCluster(t *testing.T) {
 	providertest.RunBroadcaster(t, func(t *testing.T) provider.Provider {
 		return newClustered(t, rueidis.Options{})
 	}, providertest.BroadcastOptions{Break: func(t testing.TB, _ provider.Provider, _ string) {
-		killPubSub(t, addrs...)
+		redistest.KillPubSub(t, addrs...)
 	}})
 }
 
@@ -47,6 +32,6 @@ func TestBroadcasterOnCallersClient(t *testing.T) {
 	providertest.RunBroadcaster(t, func(t *testing.T) provider.Provider {
 		return newOver(t, callersClient(t, addr, 0), rueidis.Options{CloseClient: true})
 	}, providertest.BroadcastOptions{Break: func(t testing.TB, _ provider.Provider, _ string) {
-		killPubSub(t, addr)
+		redistest.KillPubSub(t, addr)
 	}})
 }

@@ -122,6 +122,13 @@ func TestRawUnmarshalAllocatesOnlyWhatMsgpackNeeds(t *testing.T) {
 			panic(err)
 		}
 	})
-	require.Zero(t, allocs, "a raw frame of a struct without strings or slices decodes with no allocation")
+	if raceEnabled {
+		// The decoder comes from msgpack's sync.Pool, which the race
+		// detector makes drop a quarter of what it is given; rebuilding it
+		// then averages about one allocation per call (CI saw 1 once).
+		require.LessOrEqual(t, allocs, 1.0, "a raw frame of a struct without strings or slices decodes without allocating (but for the pool's drops under -race)")
+	} else {
+		require.Zero(t, allocs, "a raw frame of a struct without strings or slices decodes with no allocation")
+	}
 	require.Equal(t, small{1, true, 2.5}, v)
 }

@@ -54,14 +54,18 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("a client that leaves during the latency runs nothing", func(t *testing.T) {
-		f := newFixture(t, emulator.Options{Faults: emulator.Faults{Latency: 300 * time.Millisecond}})
+		// The latency leaves the server a second to notice the client has
+		// gone: CI once ran the command after a 300 ms latency, when a
+		// loaded machine (every package's tests at once, under -race) was
+		// slower than that to see the closed connection.
+		f := newFixture(t, emulator.Options{Faults: emulator.Faults{Latency: time.Second}})
 		k := key(t, "k")
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 		defer cancel()
 		if _, err := f.try(cctx, "/", `["SET","`+k+`","v"]`); err == nil {
 			t.Fatal("the request did not time out")
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(1200 * time.Millisecond)
 		if v := f.get(k); v != "" || f.emu.Stats().Commands != 0 {
 			t.Fatalf("the command ran: %q", v)
 		}
@@ -148,6 +152,9 @@ func TestFaults(t *testing.T) {
 	t.Run("a command budget runs out, and ResetStats restores it", func(t *testing.T) {
 		f := newFixture(t, emulator.Options{Faults: emulator.Faults{CommandLimit: 3}})
 		k := key(t, "k")
+		if err := f.rdb.Del(ctx, k).Err(); err != nil { // left by an earlier -count run
+			t.Fatal(err)
+		}
 		for i, want := range []int{200, 200, 400} {
 			body := `[["INCR","` + k + `"],["INCR","` + k + `"]]`
 			r, err := f.try(ctx, "/pipeline", body)

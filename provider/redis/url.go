@@ -10,6 +10,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/aside-go/aside/internal/redisurl"
 )
 
 // Connection settings of the clients this package builds, where the URL's
@@ -173,48 +175,14 @@ func FromURL(rawURL string, clusterAddrs []string, o Options) (*Provider, error)
 	return NewCluster(rawURL, clusterAddrs, o)
 }
 
-const urlForm = "redis://[[user]:password@]host[:port][/db] (rediss:// for TLS)"
+const urlForm = redisurl.Form
 
-// checkURL parses rawURL and checks its shape. Its errors are written here,
-// never taken from net/url, whose messages quote the URL or pieces of the
-// password (an invalid percent-escape, say).
-func checkURL(rawURL string) (*url.URL, error) {
-	if rawURL == "" {
-		return nil, fmt.Errorf("%w: the URL is empty; expected %s", ErrInvalidURL, urlForm)
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("%w: it does not parse as %s; percent-encode characters such as "+
-			"'@', ':', '/', '?', '#' and '%%' in the user name and password "+
-			"(the URL is not shown because it may contain a password)", ErrInvalidURL, urlForm)
-	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("%w: the scheme must be redis:// or rediss:// (TLS); expected %s", ErrInvalidURL, urlForm)
-	}
-	if u.Opaque != "" {
-		return nil, fmt.Errorf("%w: write the address after '//'; expected %s", ErrInvalidURL, urlForm)
-	}
-	return u, nil
-}
+// checkURL is redisurl.Check with this package's ErrInvalidURL.
+func checkURL(rawURL string) (*url.URL, error) { return redisurl.Check(rawURL, ErrInvalidURL) }
 
-// redacted turns an error of go-redis's URL parsing into an ErrInvalidURL
-// whose text holds neither the URL nor its user information. The original
-// error is not wrapped, so its text cannot leak through errors.Unwrap.
+// redacted is redisurl.Redacted with this package's ErrInvalidURL.
 func redacted(err error, rawURL string, u *url.URL) error {
-	msg := strings.TrimPrefix(err.Error(), "redis: ")
-	secrets := []string{rawURL}
-	if u.User != nil {
-		secrets = append(secrets, u.User.String())
-		if pw, ok := u.User.Password(); ok {
-			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-		}
-	}
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	return fmt.Errorf("%w: %s; expected %s", ErrInvalidURL, msg, urlForm)
+	return redisurl.Redacted(err, rawURL, u, ErrInvalidURL)
 }
 
 // settings points at the fields failFast sets, because go-redis's

@@ -91,7 +91,8 @@ func (c *committed) raise(id int, v int64) {
 type tally struct {
 	mu        sync.Mutex
 	latencies []time.Duration
-	slowAfter int // requests slower than slack once the circuit had opened
+	slowAfter int           // requests slower than slowOver once the circuit had opened
+	slowOver  time.Duration // see stack.slowOver
 	server5xx int
 	wrong     []string
 	stale     []string
@@ -103,7 +104,7 @@ func (t *tally) add(d time.Duration, afterOpen bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.latencies = append(t.latencies, d)
-	if afterOpen && d > handlerDelay+slack/4 {
+	if afterOpen && d > max(t.slowOver, handlerDelay+slack/4) {
 		t.slowAfter++
 	}
 }
@@ -138,6 +139,17 @@ func (t *tally) summary() string {
 		len(l), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), l[len(l)-1].Round(time.Microsecond), t.hits)
 }
 
+func (t *tally) percentile(p float64) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.latencies) == 0 {
+		return 0
+	}
+	l := slices.Clone(t.latencies)
+	slices.Sort(l)
+	return l[min(len(l)-1, int(p*float64(len(l))))]
+}
+
 func (t *tally) max() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -152,6 +164,11 @@ type stack struct {
 	srv    *httptest.Server
 	client *http.Client
 	done   committed
+	// slowOver is what counts as slow once the circuit is open: the
+	// healthy phase's p90 for the same kind of call (what a loaded machine
+	// costs without any fault), at least handlerDelay+slack/4 and below a
+	// Timeout, so that a call that waited on the frozen store still counts.
+	slowOver [3]time.Duration
 }
 
 func newStack(t *testing.T, addr string) *stack {
@@ -322,7 +339,7 @@ func (s *stack) rememberMany(first int, tl *tally, opened func() bool) {
 // phase runs the load for d and returns what HTTP, Remember and
 // RememberMany callers saw.
 func (s *stack) phase(d time.Duration, opened func() bool) (httpT, directT, batchT *tally) {
-	httpT, directT, batchT = &tally{}, &tally{}, &tally{}
+	httpT, directT, batchT = &tally{slowOver: s.slowOver[0]}, &tally{slowOver: s.slowOver[1]}, &tally{slowOver: s.slowOver[2]}
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := range httpClients {
@@ -388,6 +405,9 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 	check("healthy", h, r, b)
 	if h.hits == 0 || r.hits == 0 || b.hits == 0 {
 		t.Fatalf("the warm cache served no hits (HTTP %d, Remember %d, RememberMany %d)", h.hits, r.hits, b.hits)
+	}
+	for i, tl := range []*tally{h, r, b} {
+		s.slowOver[i] = min(tl.percentile(0.90), timeout*4/5)
 	}
 
 	// Frozen: connections hang. Every call pays at most one Timeout, and

@@ -400,9 +400,18 @@ func TestFaultInjectionOnARealRedisUnderLoad(t *testing.T) {
 	}
 	bound := handlerDelay + timeout + slack
 
-	h, r, b := s.phase(1500*time.Millisecond, never)
-	t.Logf("healthy: HTTP %s; Remember %s; RememberMany %s", h.summary(), r.summary(), b.summary())
-	check("healthy", h, r, b)
+	// Healthy, until every kind of call has hits: on a machine loaded by
+	// every package's tests at once, a first 1.5 s phase once saw none over
+	// HTTP (p50 127 ms: the writers' invalidations kept up with the reads).
+	var h, r, b *tally
+	for range 3 {
+		h, r, b = s.phase(1500*time.Millisecond, never)
+		t.Logf("healthy: HTTP %s; Remember %s; RememberMany %s", h.summary(), r.summary(), b.summary())
+		check("healthy", h, r, b)
+		if h.hits > 0 && r.hits > 0 && b.hits > 0 {
+			break
+		}
+	}
 	if h.hits == 0 || r.hits == 0 || b.hits == 0 {
 		t.Fatalf("the warm cache served no hits (HTTP %d, Remember %d, RememberMany %d)", h.hits, r.hits, b.hits)
 	}

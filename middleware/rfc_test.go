@@ -134,6 +134,9 @@ func TestHitsKeepTheOriginsDate(t *testing.T) {
 // obsolete RFC 850 and asctime forms are read.
 func TestExpiresParsing(t *testing.T) {
 	future := time.Now().Add(48 * time.Hour).UTC()
+	// 03:04:05 on the day after tomorrow (at least 24 h ahead): its hour
+	// has one digit whatever the time of day the test runs at.
+	early := time.Date(future.Year(), future.Month(), future.Day(), 3, 4, 5, 0, time.UTC)
 	for _, tt := range []struct {
 		name    string
 		expires []string
@@ -145,7 +148,8 @@ func TestExpiresParsing(t *testing.T) {
 		{"RFC 850", []string{future.Format("Monday, 02-Jan-06 15:04:05 GMT")}, true},
 		{"asctime", []string{future.Format(time.ANSIC)}, true},
 		{"0", []string{"0"}, false},
-		{"a 1-digit hour", []string{future.Format("Mon, 02 Jan 2006 3:04:05 GMT")}, false},
+		{"2-digit hour (control)", []string{early.Format("Mon, 02 Jan 2006 15:04:05 GMT")}, true},
+		{"a 1-digit hour", []string{early.Format("Mon, 02 Jan 2006 3:04:05 GMT")}, false},
 		{"runs of spaces", []string{future.Format("Mon, 02  Jan  2006 15:04:05 GMT")}, false},
 		{"UTC", []string{future.Format("Mon, 02 Jan 2006 15:04:05 UTC")}, false},
 		{"time with periods", []string{future.Format("Mon, 02 Jan 2006 15.04.05 GMT")}, false},

@@ -26,6 +26,12 @@ const (
 	// when a new month begins.
 	AlertCommandBudget   AlertKind = "command_budget"
 	AlertBandwidthBudget AlertKind = "bandwidth_budget"
+	// AlertDegraded: the provider says a part of it fails while the whole
+	// still answers (provider.Degrader: a dual fallback serving from its
+	// secondary store, a migration whose secondary store fails or whose
+	// journal overflowed). It fires with the provider's reasons and
+	// resolves when it gives none; Value is the number of reasons.
+	AlertDegraded AlertKind = "degraded"
 )
 
 // Alert is a transition of one condition, given to Options.OnAlert.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aside-go/aside"
+	"github.com/aside-go/aside/provider/memory"
 )
 
 // alertLog collects the alerts of a Cache and its log lines.
@@ -240,6 +241,52 @@ func TestAlertsFireAtTheBudgetShare(t *testing.T) {
 	c.Tick(clk.advance(10 * time.Second))
 	require.ElementsMatch(t, []string{"command_budget resolved", "bandwidth_budget resolved"}, kinds(l.take()))
 	require.Equal(t, aside.HealthOK, c.Health(context.Background()).Status)
+}
+
+// A provider that says a part of it fails (provider.Degrader, found under
+// the Cache's circuit breaker) fires one "degraded" alert with its reasons,
+// held back while it flaps within the interval, and resolves when it gives
+// none; Health lists each reason on its own.
+func TestAlertsFireWhileTheProviderIsDegraded(t *testing.T) {
+	clk := newClock()
+	var l alertLog
+	m, err := memory.New(memory.Options{})
+	require.NoError(t, err)
+	p := &degrading{Provider: m}
+	c := clocked(t, clk, l.options(aside.Options{Provider: p}))
+	ctx := context.Background()
+
+	c.Tick(clk.advance(10 * time.Second))
+	require.Empty(t, l.take(), "nothing fails")
+
+	reasons := []string{"fallback: the primary store (redis) is unavailable", "fallback: 3 write(s) wait to be replayed"}
+	p.reasons.Store(&reasons)
+	c.Tick(clk.advance(10 * time.Second))
+	got := l.take()
+	require.Equal(t, []string{"degraded firing"}, kinds(got))
+	require.Equal(t, reasons[0]+"; "+reasons[1], got[0].Message)
+	require.EqualValues(t, 2, got[0].Value)
+	require.Contains(t, l.logged(), "cache ALERT degraded: fallback: the primary store (redis) is unavailable")
+	h := c.Health(ctx)
+	require.Equal(t, aside.HealthDegraded, h.Status)
+	require.Equal(t, reasons, h.Reasons, "one reason each, not joined")
+
+	c.Tick(clk.advance(10 * time.Second))
+	require.Empty(t, l.take(), "still degraded: no new alert")
+
+	p.reasons.Store(nil)
+	c.Tick(clk.advance(10 * time.Second))
+	got = l.take()
+	require.Equal(t, []string{"degraded resolved"}, kinds(got))
+	require.Contains(t, got[0].Message, "no failing part")
+	require.Equal(t, aside.HealthOK, c.Health(ctx).Status)
+
+	// Degraded again within the interval: held back until it has passed.
+	p.reasons.Store(&reasons)
+	c.Tick(clk.advance(10 * time.Second))
+	require.Empty(t, l.take())
+	c.Tick(clk.advance(5 * time.Minute))
+	require.Equal(t, []string{"degraded firing"}, kinds(l.take()))
 }
 
 func TestAPanickingOnAlertIsLoggedNotRaised(t *testing.T) {

@@ -106,11 +106,11 @@ type Options struct {
 	// bills; the zero value sets none. See Budget.
 	Budget Budget
 	// OnAlert, when set, is called when an alert condition begins or ends
-	// (low hit rate, error or timeout rate, circuit open, budget share): on
-	// transitions, never per request, at most one firing alert per kind per
-	// AlertInterval. It runs on the Cache's monitor goroutine, never on a
-	// request's; every alert is also logged (Warn when firing, Info when it
-	// ends). See Alert.
+	// (low hit rate, error or timeout rate, circuit open, budget share, a
+	// part of the provider failing): on transitions, never per request, at
+	// most one firing alert per kind per AlertInterval. It runs on the
+	// Cache's monitor goroutine, never on a request's; every alert is also
+	// logged (Warn when firing, Info when it ends). See Alert.
 	OnAlert func(Alert)
 	// AlertInterval is the least time between two firing alerts of one kind.
 	// Default 5m.

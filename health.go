@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/aside-go/aside/provider"
@@ -176,7 +177,7 @@ func (c *Cache) Health(ctx context.Context) Health {
 		h.down("the provider's ping failed")
 	}
 	for _, ch := range a.checks {
-		if ch.known && ch.bad && ch.kind != AlertCircuit {
+		if ch.known && ch.bad && ch.kind != AlertCircuit && ch.kind != AlertDegraded {
 			h.degrade(ch.reason)
 		}
 	}
@@ -186,10 +187,8 @@ func (c *Cache) Health(ctx context.Context) Health {
 	if a.pending > 0 {
 		h.degrade(fmt.Sprintf("%d invalidation(s) wait to be retried until the store answers", a.pending))
 	}
-	if d, ok := find[provider.Degrader](c.p); ok {
-		for _, r := range d.Degraded() {
-			h.degrade(r)
-		}
+	for _, r := range a.degraded {
+		h.degrade(r)
 	}
 	if h.Status != HealthDown {
 		if n, ok := c.p.(provider.Counter); ok {
@@ -224,7 +223,10 @@ type assessment struct {
 	opens   int64
 	pending int64
 	usage   *MonthUsage
-	checks  []check
+	// degraded is what the provider says of its failing parts
+	// (provider.Degrader), one reason each.
+	degraded []string
+	checks   []check
 }
 
 // check is one condition, under the AlertKind that reports it.
@@ -270,6 +272,15 @@ func (c *Cache) assess(now time.Time) assessment {
 			kind: AlertCircuit, known: true, bad: b.State != circuit.Closed,
 			reason: fmt.Sprintf("circuit %s: the store failed repeatedly; calls fail fast without reaching it", b.State),
 			clear:  "circuit closed: the store answers again",
+		})
+	}
+	if d, ok := find[provider.Degrader](c.p); ok {
+		a.degraded = d.Degraded()
+		a.checks = append(a.checks, check{
+			kind: AlertDegraded, known: true, bad: len(a.degraded) > 0,
+			value:  float64(len(a.degraded)),
+			reason: strings.Join(a.degraded, "; "),
+			clear:  "the provider reports no failing part again: every store it is made of answers",
 		})
 	}
 	if _, total, metered := c.providers(); metered {

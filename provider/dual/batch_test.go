@@ -173,12 +173,20 @@ func TestCacheStatsListBothStores(t *testing.T) {
 
 // A Cache over a Fallback whose primary, a redis-server of the test's own,
 // is stopped: every call is still answered, by the secondary, and Health
-// says degraded and why; once the server is back and reconciled, ok.
+// says degraded and why, and a "degraded" alert fires; once the server is
+// back and reconciled, ok, and the alert resolves.
 func TestHealthIsDegradedWhileTheFallbackServesFromItsSecondary(t *testing.T) {
 	srv := ownServer(t)
 	f := fallback(t, redisOn(t, srv), dual.FallbackOptions{PrimaryName: "redis", SecondaryName: "memory",
 		Breaker: fastBreaker})
-	c, err := aside.New(aside.Options{Provider: f, Namespace: "health"})
+	alerts := make(chan aside.Alert, 16)
+	c, err := aside.New(aside.Options{Provider: f, Namespace: "health",
+		Health: aside.HealthOptions{Window: 30 * time.Second}, // the monitor looks every second
+		OnAlert: func(a aside.Alert) {
+			if a.Kind == aside.AlertDegraded {
+				alerts <- a
+			}
+		}})
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := context.Background()
@@ -201,11 +209,25 @@ func TestHealthIsDegradedWhileTheFallbackServesFromItsSecondary(t *testing.T) {
 		return containsAll(r, "fallback", "primary store (redis) is unavailable", "secondary store (memory)")
 	}), "a reason names the fallback and its stores: %q", h.Reasons)
 	t.Logf("while redis is down: %s %q", h.Status, h.Reasons)
+	nextAlert := func() aside.Alert {
+		select {
+		case a := <-alerts:
+			return a
+		case <-time.After(10 * time.Second):
+			t.Fatal("no degraded alert within 10 s")
+			return aside.Alert{}
+		}
+	}
+	a := nextAlert()
+	require.True(t, a.Firing)
+	require.True(t, containsAll(a.Message, "fallback", "primary store (redis) is unavailable"), a.Message)
 
 	require.NoError(t, srv.Start())
 	eventually(t, 10*time.Second, func() bool { return f.State() == dual.Primary }, "the primary never served again")
 	h = health()
 	require.Equal(t, aside.HealthOK, h.Status, "%v", h.Reasons)
+	a = nextAlert()
+	require.False(t, a.Firing, "the alert resolves: %s", a.Message)
 }
 
 // A Migrator whose secondary fails says so (provider.Degrader) until the

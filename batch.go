@@ -32,15 +32,25 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option
 	if len(slots) == 0 {
 		return map[string]T{}, nil
 	}
+	out := make(map[string]T, len(slots))
+	var tk nearTicket
+	if c.near != nil {
+		slots, tk = nearMany(ctx, c, slots, o.budget, func(s *slot, v T) { out[s.key] = v })
+		if len(slots) == 0 {
+			return out, nil
+		}
+	}
 	if err := c.readMany(ctx, slots, &o, 0, false); err != nil {
 		return nil, err
 	}
-	out := make(map[string]T, len(slots))
 	for _, s := range slots {
 		if s.obs.state == stFresh {
 			var v T
 			if err := c.unmarshal(ctx, s.obs.env.payload, &v, o.budget); err == nil {
 				out[s.key] = v
+				if c.near != nil {
+					nearFill(c, tk, s.skey, s.obs.env, v)
+				}
 				c.hit(ctx, s.key, false)
 				c.stats.batchHits.Add(1)
 				continue
@@ -282,8 +292,17 @@ func RememberMany[K comparable, T any](ctx context.Context, c *Cache, ids []K, k
 		}
 		return out, nil
 	}
-	if err := c.rememberMany(ctx, slots, o, loader, decode); err != nil {
-		return nil, err
+	rest := slots
+	var fresh func(*slot)
+	if c.near != nil {
+		var tk nearTicket
+		rest, tk = nearMany(ctx, c, slots, o.budget, func(s *slot, v T) { vals[s.idx], s.found = v, true })
+		fresh = func(s *slot) { nearFill(c, tk, s.skey, s.obs.env, vals[s.idx]) }
+	}
+	if len(rest) > 0 {
+		if err := c.rememberMany(ctx, rest, o, loader, decode, fresh); err != nil {
+			return nil, err
+		}
 	}
 	out := make(map[K]T, len(ids))
 	for i, id := range ids {
@@ -294,9 +313,30 @@ func RememberMany[K comparable, T any](ctx context.Context, c *Cache, ids []K, k
 	return out, nil
 }
 
+// nearMany serves what it can of a batch from the near tier, calling hit
+// with each value it has, and returns the slots left for the store with
+// the ticket their store read must be taken under (taken before the
+// lookups, so a fill never outlives an invalidation that came after them).
+func nearMany[T any](ctx context.Context, c *Cache, slots []*slot, b *FailureBudget, hit func(s *slot, v T)) ([]*slot, nearTicket) {
+	tk := c.near.ticket()
+	rest := slots[:0:0]
+	for _, s := range slots {
+		if v, ok := nearGet[T](ctx, c, s.skey, b); ok {
+			hit(s, v)
+			c.hit(ctx, s.key, false)
+			c.stats.batchHits.Add(1)
+			continue
+		}
+		rest = append(rest, s)
+	}
+	return rest, tk
+}
+
 // rememberMany reads every slot, decodes the hits, starts a refresh of the
-// stale ones and loads the misses.
-func (c *Cache) rememberMany(ctx context.Context, slots []*slot, o callOptions, load loadFunc, decode func(s *slot, payload []byte, loaded any) error) error {
+// stale ones and loads the misses. fresh, when not nil, is called with
+// each slot whose fresh entry was read from the store and decoded (the
+// near tier's fill).
+func (c *Cache) rememberMany(ctx context.Context, slots []*slot, o callOptions, load loadFunc, decode func(s *slot, payload []byte, loaded any) error, fresh func(*slot)) error {
 	if err := c.readMany(ctx, slots, &o, o.swr, true); err != nil {
 		var skeys []string
 		var leases [][]byte
@@ -322,6 +362,8 @@ func (c *Cache) rememberMany(ctx context.Context, slots []*slot, o callOptions, 
 			c.stats.batchHits.Add(1)
 			if s.obs.state == stStale {
 				stale = append(stale, s)
+			} else if fresh != nil {
+				fresh(s)
 			}
 			continue
 		case stAbsent:

@@ -24,7 +24,8 @@ const (
 	// caller gets its own copy of the value (the default).
 	NearSafe NearMode = iota
 	// NearShared keeps the decoded value and hands that same value to
-	// every caller of Get and Remember whose type parameter matches it.
+	// every caller of Get, Remember, GetMany and RememberMany whose type
+	// parameter matches it.
 	//
 	// THE VALUE IS SHARED: a caller that modifies what it got (a field of a
 	// struct reached through a pointer, a map entry, a slice element, the
@@ -62,8 +63,11 @@ const (
 // heartbeats) or an explicit Lease (5 heartbeats per Lease per process:
 // about 13M commands a month per process with a 1s lease, 1.3M with 10s).
 //
-// The tier serves and fills Get and Remember (the HTTP middleware's reads
-// included); GetMany and RememberMany read the store as without it.
+// The tier serves and fills Get, Remember (the HTTP middleware's reads
+// included), GetMany and RememberMany: a batch asks the store only for the
+// keys the tier does not hold, and fills the tier with the fresh entries it
+// read. What a loader returns and what Set stores fill it on their next
+// read, not at once.
 //
 // Over the in-process memory provider Near is refused: that store already
 // answers from this process's memory, and a second copy would only double

@@ -2,6 +2,7 @@ package aside_test
 
 import (
 	"context"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -119,4 +120,74 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkNearBatchHit is a RememberMany of 50 keys that are all cached,
+// served by the near tier (shared and safe mode) and, without the tier,
+// by one round trip to a test-owned redis-server.
+//
+//	go test -run '^$' -bench BenchmarkNearBatchHit -benchmem .
+func BenchmarkNearBatchHit(b *testing.B) {
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(b, err.Error())
+	}
+	srv, err := redistest.StartServer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Close() })
+	ctx := context.Background()
+	ids := make([]int, 50)
+	for i := range ids {
+		ids[i] = i
+	}
+	keyOf := func(id int) string { return "user:" + strconv.Itoa(id) }
+	load := func(_ context.Context, missing []int) (map[int]User, error) {
+		out := make(map[int]User, len(missing))
+		for _, id := range missing {
+			u := ada
+			u.ID = int64(id)
+			out[id] = u
+		}
+		return out, nil
+	}
+	for _, side := range []struct {
+		name string
+		near aside.Near
+	}{
+		{"aside-near-shared", aside.Near{MaxBytes: 64 << 20, Mode: aside.NearShared}},
+		{"aside-near-safe", aside.Near{MaxBytes: 64 << 20}},
+		{"aside-redis-no-near", aside.Near{}},
+	} {
+		b.Run(side.name, func(b *testing.B) {
+			client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+			p, err := redis.New(client, redis.Options{CloseClient: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := aside.New(aside.Options{Provider: p, Namespace: "nearbatch-" + side.name, Near: side.near})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = c.Close() })
+			deadline := time.Now().Add(5 * time.Second)
+			for side.near.MaxBytes > 0 && !c.Stats().Near.Serving && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			for range 2 { // load, then fill the tier from store hits
+				if _, err := aside.RememberMany(ctx, c, ids, keyOf, load); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := aside.RememberMany(ctx, c, ids, keyOf, load)
+				if err != nil || len(got) != len(ids) {
+					b.Fatalf("got %d values, %v", len(got), err)
+				}
+			}
+			s := c.Stats()
+			b.ReportMetric(float64(s.Near.Hits)/float64(max(s.BatchHits, 1)), "near-share")
+		})
+	}
 }

@@ -56,19 +56,21 @@ const (
 )
 
 type nearReport struct {
-	Role      string
-	ID        int
-	Reads     int64
-	NearHits  int64 // reads served by the near tier
-	Stale     int64 // stale reads served by the near tier
-	StaleL2   int64 // stale reads that were not near hits
-	Examples  []string
-	Errors    int64
-	Writes    int64
-	WriteErrs int64
-	Lat       map[string][]time.Duration // per operation (writers)
-	Rejected  int64
-	Drops     int64
+	Role       string
+	ID         int
+	Reads      int64
+	NearHits   int64 // reads served by the near tier
+	BatchReads int64 // reads of three keys by RememberMany (also in Reads)
+	BatchHits  int64 // of them, reads the near tier served a key of (also in NearHits)
+	Stale      int64 // stale reads served by the near tier
+	StaleL2    int64 // stale reads that were not near hits
+	Examples   []string
+	Errors     int64
+	Writes     int64
+	WriteErrs  int64
+	Lat        map[string][]time.Duration // per operation (writers)
+	Rejected   int64
+	Drops      int64
 }
 
 // nearChild runs this process as a child of the multi-process test when the
@@ -169,6 +171,12 @@ func runNearChild(role string) (*nearReport, error) {
 			time.Sleep(2 * time.Millisecond) // let the readers' tiers fill
 			continue
 		}
+		if rng.IntN(3) == 0 {
+			// A batch of three keys through RememberMany, each checked
+			// against its done version read before the call.
+			batchRead(ctx, c, rc, rng, owner, r)
+			continue
+		}
 		n := rng.IntN(nearKeys)
 		k := "k" + strconv.Itoa(n)
 		done, err := rc.Get(ctx, "done:"+k).Int64()
@@ -212,12 +220,85 @@ func runNearChild(role string) (*nearReport, error) {
 	return r, nil
 }
 
+// batchRead is a reader's batch: RememberMany of three distinct keys (the
+// loader reads their db:K), each value held against the done:K read before
+// the call.
+func batchRead(ctx context.Context, c *aside.Cache, rc *goredis.Client, rng *rand.Rand, owner func(int) int, r *nearReport) {
+	perm := rng.Perm(nearKeys)[:3]
+	ks := make([]string, len(perm))
+	dones := make([]string, len(perm))
+	for i, n := range perm {
+		ks[i] = "k" + strconv.Itoa(n)
+		dones[i] = "done:" + ks[i]
+	}
+	done, err := rc.MGet(ctx, dones...).Result()
+	if err != nil {
+		r.Errors++
+		return
+	}
+	before := c.NearHits()
+	got, err := aside.RememberMany(ctx, c, ks, func(k string) string { return k },
+		func(ctx context.Context, missing []string) (map[string]int64, error) {
+			dbs := make([]string, len(missing))
+			for i, k := range missing {
+				dbs[i] = "db:" + k
+			}
+			vals, err := rc.MGet(ctx, dbs...).Result()
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[string]int64, len(missing))
+			for i, k := range missing {
+				out[k] = 0
+				if s, ok := vals[i].(string); ok {
+					if out[k], err = strconv.ParseInt(s, 10, 64); err != nil {
+						return nil, err
+					}
+				}
+			}
+			return out, nil
+		},
+		aside.TagsFor(func(k string) []string {
+			n, _ := strconv.Atoi(strings.TrimPrefix(k, "k"))
+			return []string{"t" + strconv.Itoa(n), "g" + strconv.Itoa(owner(n))}
+		}))
+	if err != nil {
+		r.Errors++
+		return
+	}
+	hit := c.NearHits() > before
+	r.Reads++
+	r.BatchReads++
+	if hit {
+		r.NearHits++
+		r.BatchHits++
+	}
+	for i, k := range ks {
+		var d int64
+		if s, ok := done[i].(string); ok {
+			d, _ = strconv.ParseInt(s, 10, 64)
+		}
+		if v, ok := got[k]; !ok || v < d {
+			if hit {
+				r.Stale++
+			} else {
+				r.StaleL2++
+			}
+			if len(r.Examples) < 5 {
+				r.Examples = append(r.Examples, fmt.Sprintf("batch %v: %s read %d (found %v, near hits %v) after the change to %d completed", ks, k, v, ok, hit, d))
+			}
+		}
+	}
+}
+
 type nearRun struct {
 	reports    []nearReport
 	lat        map[string][]time.Duration
 	all        []time.Duration
 	reads      int64
 	hits       int64
+	batchReads int64
+	batchHits  int64
 	stale      int64
 	staleL2    int64
 	writeErrs  int64
@@ -307,6 +388,8 @@ func runNearProcesses(t *testing.T, writers, readers int, d, lease time.Duration
 		}
 		res.reads += r.Reads
 		res.hits += r.NearHits
+		res.batchReads += r.BatchReads
+		res.batchHits += r.BatchHits
 		res.stale += r.Stale
 		res.staleL2 += r.StaleL2
 		res.writeErrs += r.WriteErrs
@@ -328,8 +411,8 @@ func quantile(lat []time.Duration, q float64) time.Duration {
 
 func (r nearRun) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "reads %d (near hits %d, %.0f%%), stale from the near tier %d, stale otherwise %d, write errors %d, other errors %d, pub/sub connections killed %d, reader frozen %v",
-		r.reads, r.hits, 100*float64(r.hits)/float64(max(r.reads, 1)), r.stale, r.staleL2, r.writeErrs, r.errs, r.killedSubs, r.stopped)
+	fmt.Fprintf(&b, "reads %d (near hits %d, %.0f%%; of them RememberMany batches of 3 keys %d, near hits %d), stale from the near tier %d, stale otherwise %d, write errors %d, other errors %d, pub/sub connections killed %d, reader frozen %v",
+		r.reads, r.hits, 100*float64(r.hits)/float64(max(r.reads, 1)), r.batchReads, r.batchHits, r.stale, r.staleL2, r.writeErrs, r.errs, r.killedSubs, r.stopped)
 	ops := make([]string, 0, len(r.lat))
 	for op := range r.lat {
 		ops = append(ops, op)
@@ -364,6 +447,7 @@ func TestNearNoStaleReadAcrossProcesses(t *testing.T) {
 			require.Zero(t, res.staleL2, "stale reads from the store (not the near tier's doing)")
 			require.Zero(t, res.writeErrs, "write errors with Redis up")
 			require.Greater(t, res.hits, res.reads/4, "the near tiers must really serve for the test to mean anything")
+			require.Greater(t, res.batchHits, res.batchReads/4, "the near tiers must really serve batches too")
 			require.Positive(t, res.killedSubs, "the partitions must have happened")
 			// An invalidating write never waits much beyond the lease and
 			// its margin, plus its store round trips on a loaded machine.

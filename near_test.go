@@ -52,6 +52,12 @@ func (s *sharedStore) GetMulti(ctx context.Context, keys []string) ([][]byte, er
 	return v, err
 }
 
+func (s *sharedStore) GetAddMulti(ctx context.Context, fetches []provider.Fetch) ([]provider.AddResult, error) {
+	v, err := s.Provider.GetAddMulti(ctx, fetches)
+	s.read(fetches[0].Key)
+	return v, err
+}
+
 var errSetDown = errors.New("store refuses writes")
 
 func (s *sharedStore) SetMulti(ctx context.Context, items []provider.Item) error {
@@ -495,4 +501,91 @@ func TestNearTTLMode(t *testing.T) {
 	require.NoError(t, aside.Set(ctx, r, "k", int64(3))) // its own write: dropped at once
 	v, _, _ = aside.Get[int64](ctx, r, "k")
 	require.EqualValues(t, 3, v)
+}
+
+// TestNearServesBatches: GetMany and RememberMany read the near tier first,
+// ask the store only for the keys it lacks (the loader gets only those that
+// miss both), fill it with the fresh entries they read, and never serve
+// what another process replaced or invalidated.
+func TestNearServesBatches(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, 2, nearOn)
+	w, r := f.caches[0], f.caches[1]
+	require.NoError(t, aside.SetMany(ctx, w, map[string]int64{"a": 1, "b": 2, "c": 3}, aside.Tags("t")))
+	abc := []string{"a", "b", "c"}
+	want := map[string]int64{"a": 1, "b": 2, "c": 3}
+
+	got, err := aside.GetMany[int64](ctx, r, abc)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	before := f.store.reads.Load()
+	got, err = aside.GetMany[int64](ctx, r, abc)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Equal(t, before, f.store.reads.Load(), "a batch the tier holds read the store")
+	require.EqualValues(t, 3, r.Stats().Near.Hits)
+
+	var asked [][]string
+	load := func(_ context.Context, missing []string) (map[string]int64, error) {
+		asked = append(asked, missing)
+		out := map[string]int64{}
+		for _, id := range missing {
+			out[id] = int64(10 + len(id))
+		}
+		return out, nil
+	}
+	id := func(s string) string { return s }
+	remember := func() map[string]int64 {
+		t.Helper()
+		got, err := aside.RememberMany(ctx, r, []string{"a", "b", "c", "dd"}, id, load, aside.Tags("t"))
+		require.NoError(t, err)
+		return got
+	}
+	want["dd"] = 12
+	require.Equal(t, want, remember()) // a, b, c from the tier; dd loaded
+	require.Equal(t, [][]string{{"dd"}}, asked)
+	require.Equal(t, want, remember()) // dd read from the store: fills the tier
+	before = f.store.reads.Load()
+	require.Equal(t, want, remember())
+	require.Equal(t, before, f.store.reads.Load(), "a batch the tier holds read the store")
+	require.Len(t, asked, 1, "the loader ran for keys the cache holds")
+	s := r.Stats()
+	require.EqualValues(t, 3+3+3+4, s.Near.Hits)
+	require.EqualValues(t, 3+3+3+(3+1)+4, s.BatchHits, "near hits count as batch hits")
+
+	// Another process replaces one key and invalidates the tag.
+	require.NoError(t, aside.Set(ctx, w, "b", int64(20)))
+	got, err = aside.GetMany[int64](ctx, r, abc)
+	require.NoError(t, err)
+	require.Equal(t, int64(20), got["b"], "a replaced key was served from the tier")
+	require.NoError(t, w.InvalidateTags(ctx, "t"))
+	got, err = aside.GetMany[int64](ctx, r, []string{"a", "c", "dd"})
+	require.NoError(t, err)
+	require.Empty(t, got, "invalidated keys were served from the tier")
+}
+
+// TestNearBatchFillRacingAnInvalidationIsRefused: a batch whose store read
+// an invalidation overtook does not fill the tier with what it read.
+func TestNearBatchFillRacingAnInvalidationIsRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, 2, nearOn)
+	w, r := f.caches[0], f.caches[1]
+	require.NoError(t, aside.SetMany(ctx, w, map[string]int64{"a": 1, "b": 1}))
+	once := atomic.Bool{}
+	hook := func(string) {
+		if once.CompareAndSwap(false, true) {
+			require.NoError(t, aside.SetMany(ctx, w, map[string]int64{"a": 2, "b": 2}))
+		}
+	}
+	f.store.afterRead.Store(&hook)
+	got, err := aside.GetMany[int64](ctx, r, []string{"a", "b"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int64{"a": 1, "b": 1}, got, "the read itself was concurrent with the write: the old values are fine")
+	f.store.afterRead.Store(nil)
+
+	got, err = aside.GetMany[int64](ctx, r, []string{"a", "b"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int64{"a": 2, "b": 2}, got, "a fill older than an applied invalidation was kept")
+	require.EqualValues(t, 2, r.Stats().Near.Rejected)
+	require.Zero(t, r.Stats().Near.Hits)
 }

@@ -19,10 +19,12 @@ const nodeDir = "testdata/node"
 
 // TestOfficialClient runs the official TypeScript client, @upstash/redis
 // 1.39.0 unchanged, against the emulator over the test-owned redis-server:
-// strings, hashes, sets, sorted sets, lists, pub/sub (subscribe and
-// psubscribe streams), scripts (allow-key-locking
-// included), SCAN, pipelines, transactions, auto-pipelining, binary-ish
-// values, errors, the read-only token, sync tokens and injected faults. See
+// strings, keys and bits, hashes, sets, sorted sets, lists, streams
+// (consumer groups included), geo, HyperLogLog, functions, pub/sub
+// (subscribe and psubscribe streams), scripts (allow-key-locking included),
+// SCAN, pipelines, transactions, auto-pipelining, binary-ish values, errors
+// (commands Upstash's REST API does not serve refused in its words), the
+// read-only token, sync tokens and injected faults. See
 // testdata/node/compat.test.mjs.
 func TestOfficialClient(t *testing.T) {
 	node, err := exec.LookPath("node")

@@ -116,6 +116,130 @@ test("lists", async () => {
   assert.equal(await plain.lpos(k, "a"), 0);
 });
 
+test("more string and key commands", async () => {
+  const k = P + "keys:";
+  assert.equal(await plain.set(k + "a", "abc"), "OK");
+  assert.equal(await plain.copy(k + "a", k + "b"), "COPIED");
+  assert.equal(await plain.copy(k + "a", k + "b"), "NOT_COPIED");
+  assert.equal(await plain.getex(k + "b", { ex: 100 }), "abc");
+  const pttl = await plain.pttl(k + "b");
+  assert.ok(pttl > 90_000 && pttl <= 100_000, `pttl ${pttl}`);
+  assert.equal(await plain.set(k + "a", "new", { get: true }), "abc");
+  assert.equal(await plain.set(k + "a", "kept", { keepTtl: true }), "OK");
+  assert.equal(await plain.setrange(k + "a", 1, "EE"), 4);
+  assert.equal(await plain.get(k + "a"), "kEEt");
+  assert.equal(await plain.incrbyfloat(k + "f", 1.25), 1.25);
+  assert.equal(await plain.msetnx({ [k + "x"]: "1", [k + "a"]: "2" }), 0);
+  assert.equal(await plain.touch(k + "a", k + "b", k + "none"), 2);
+  assert.equal(await plain.rename(k + "b", k + "c"), "OK");
+  assert.equal(await plain.renamenx(k + "c", k + "a"), 0);
+  assert.equal(await plain.unlink(k + "c"), 1);
+  assert.equal(await plain.setbit(k + "bits", 7, 1), 0);
+  assert.equal(await plain.getbit(k + "bits", 7), 1);
+  assert.equal(await plain.bitcount(k + "bits", 0, -1), 1);
+  assert.equal(await plain.bitpos(k + "bits", 1), 7);
+  assert.equal(await plain.bitop("or", k + "bits2", k + "bits", k + "bits"), 1);
+  const [secs, micros] = await plain.time();
+  assert.ok(Math.abs(secs - Date.now() / 1000) < 60 && micros >= 0 && micros < 1e6, `time ${secs} ${micros}`);
+  assert.equal(await plain.echo("echo!"), "echo!");
+  assert.ok(await plain.dbsize() >= 3);
+});
+
+test("hashes, sets, sorted sets and lists beyond the basics", async () => {
+  const h = P + "more:hash";
+  await plain.hset(h, { a: 1, b: "x" });
+  assert.equal(await plain.hsetnx(h, "a", 2), 0);
+  assert.equal(await plain.hincrbyfloat(h, "a", 1.5), 2.5);
+  assert.equal(await plain.hstrlen(h, "b"), 1);
+  assert.deepEqual((await plain.hvals(h)).map(String).sort(), ["2.5", "x"]);
+  const [cursor, fields] = await plain.hscan(h, 0);
+  assert.equal(String(cursor), "0");
+  assert.equal(fields.length, 4);
+  assert.deepEqual(await plain.hrandfield(h, 2, true), { a: 2.5, b: "x" });
+
+  const s = P + "more:set";
+  await plain.sadd(s, "a", "b", "c");
+  await plain.sadd(s + "2", "b", "c", "d");
+  assert.deepEqual((await plain.sinter(s, s + "2")).sort(), ["b", "c"]);
+  assert.deepEqual((await plain.sunion(s, s + "2")).sort(), ["a", "b", "c", "d"]);
+  assert.deepEqual(await plain.sdiff(s, s + "2"), ["a"]);
+  assert.equal(await plain.sintercard([s, s + "2"]), 2);
+  assert.equal(await plain.smove(s, s + "2", "a"), 1);
+  assert.equal(await plain.sdiffstore(s + "3", s + "2", s), 2);
+
+  const z = P + "more:zset";
+  await plain.zadd(z, { score: 1, member: "a" }, { score: 2.5, member: "b" }, { score: 4, member: "c" });
+  assert.equal(await plain.zadd(z, { incr: true }, { score: 1, member: "a" }), 2);
+  assert.deepEqual(await plain.zmscore(z, ["a", "nope"]), [2, null]);
+  assert.deepEqual(await plain.zrange(z, 0, -1, { rev: true }), ["c", "b", "a"]);
+  assert.equal(await plain.zrevrank(z, "c"), 0);
+  assert.equal(await plain.zlexcount(z, "-", "+"), 3);
+  assert.deepEqual(await plain.zpopmax(z, 1), ["c", 4]);
+  assert.deepEqual(await plain.zunion(1, [z], { withScores: true }), ["a", 2, "b", 2.5]);
+  assert.equal(await plain.zunionstore(z + "2", 1, [z]), 2);
+  assert.equal(await plain.zremrangebyscore(z + "2", 0, 2), 1);
+
+  const l = P + "more:list";
+  await plain.rpush(l, "a", "b", "c", "b");
+  assert.equal(await plain.lpos(l, "b", { rank: 2 }), 3);
+  assert.equal(await plain.linsert(l, "before", "c", "x"), 5);
+  assert.equal(await plain.lset(l, 0, "A"), "OK");
+  assert.equal(await plain.lrem(l, 0, "b"), 2);
+  assert.equal(await plain.ltrim(l, 0, 1), "OK");
+  assert.equal(await plain.lmove(l, l + "2", "left", "right"), "A");
+  assert.deepEqual(await plain.lmpop(1, [l], "LEFT", 5), [l, ["x"]]);
+});
+
+test("streams, geo and hyperloglog", async () => {
+  const x = P + "stream";
+  const id = await plain.xadd(x, "*", { a: 1, b: "two" });
+  assert.match(id, /^\d+-\d+$/);
+  assert.deepEqual(await plain.xrange(x, "-", "+"), { [id]: { a: 1, b: "two" } });
+  assert.equal(await plain.xlen(x), 1);
+  assert.equal(await plain.xgroup(x, { type: "CREATE", group: "g", id: "0" }), "OK");
+  assert.deepEqual(await plain.xreadgroup("g", "c1", x, ">"), [[x, [[id, ["a", 1, "b", "two"]]]]]);
+  assert.equal(await plain.xack(x, "g", id), 1);
+  assert.deepEqual(await plain.xread(x, "0"), [[x, [[id, ["a", 1, "b", "two"]]]]]);
+  await assert.rejects(plain.exec(["XREAD", "BLOCK", "10", "STREAMS", x, "$"]), /Command is not available/);
+  assert.equal(await plain.xtrim(x, { strategy: "MAXLEN", threshold: 0 }), 1);
+
+  const g = P + "geo";
+  assert.equal(await plain.geoadd(g, { longitude: 13.361389, latitude: 38.115556, member: "Palermo" }, { longitude: 15.087269, latitude: 37.502669, member: "Catania" }), 2);
+  assert.equal(await plain.geodist(g, "Palermo", "Catania", "KM"), 166.2742);
+  assert.deepEqual(await plain.geohash(g, "Palermo"), ["sqc8b49rny0"]);
+  const [pos] = await plain.geopos(g, "Palermo");
+  assert.ok(Math.abs(pos.lng - 13.361389) < 1e-5 && Math.abs(pos.lat - 38.115556) < 1e-5, JSON.stringify(pos));
+  const near = await plain.geosearch(g, { type: "FROMLONLAT", coordinate: { lon: 15, lat: 37 } }, { type: "BYRADIUS", radius: 200, radiusType: "KM" }, "ASC", { withDist: true });
+  assert.deepEqual(near.map((m) => m.member), ["Catania", "Palermo"]);
+
+  const hll = P + "hll";
+  assert.equal(await plain.pfadd(hll, "a", "b", "c"), 1);
+  assert.equal(await plain.pfcount(hll), 3);
+  assert.equal(await plain.pfmerge(hll + "2", hll), "OK");
+});
+
+test("functions", async () => {
+  const lib = "compat_" + P.replace(/[^A-Za-z0-9]/g, "_");
+  const code = `#!lua name=${lib}\nredis.register_function('${lib}_echo', function(keys, args) return args[1] end)\n` +
+    `redis.register_function{function_name='${lib}_ro', callback=function(keys, args) return #keys end, flags={'no-writes'}}`;
+  assert.equal(await plain.functions.load({ code, replace: true }), lib);
+  try {
+    assert.equal(await plain.functions.call(`${lib}_echo`, [], ["hello"]), "hello");
+    assert.equal(await plain.functions.callRo(`${lib}_ro`, [P + "f1", P + "f2"], []), 2);
+    const libs = await plain.functions.list({ libraryName: lib });
+    assert.equal(libs.length, 1);
+    assert.deepEqual(libs[0].functions.map((f) => f.name).sort(), [`${lib}_echo`, `${lib}_ro`]);
+  } finally {
+    assert.equal(await plain.functions.delete(lib), "OK");
+  }
+});
+
+test("commands Upstash's REST API does not serve are refused in its words", async () => {
+  for (const args of [["BLPOP", P + "q", "1"], ["WATCH", P + "q"], ["MULTI"], ["CLIENT", "SETNAME", "x"], ["SELECT", "1"]]) {
+    await assert.rejects(plain.exec(args), /Command is not available: '/, args.join(" "));
+  }
+});
+
 test("eval, evalsha and scripts", async () => {
   const k = P + "lua";
   assert.deepEqual(await plain.eval("return {KEYS[1], ARGV[1]}", [k], ["v"]), [k, "v"]);

@@ -154,6 +154,9 @@ func parseTargeted(lines []string, device string) (cc cacheControl, ok bool) {
 	if len(lines) == 0 {
 		return cc, false
 	}
+	if device != "" {
+		lines = lowerASCII(lines)
+	}
 	d, err := httpsfv.UnmarshalDictionary(lines)
 	if err != nil || len(d.Names()) == 0 {
 		return cc, false
@@ -210,6 +213,27 @@ func parseTargeted(lines []string, device string) (cc cacheControl, ok bool) {
 		}
 	}
 	return cc, applied > 0
+}
+
+// lowerASCII returns lines with their ASCII letters in lower case (lines
+// itself when it has none in upper case). Surrogate-Control predates
+// Structured Fields, whose keys must be lower case: like Cache-Control's,
+// its directive names are case-insensitive (MaX-aGe=60), and nothing it
+// says that this cache reads (numbers, booleans, device names) changes
+// when lowered.
+func lowerASCII(lines []string) []string {
+	upper := false
+	for _, l := range lines {
+		upper = upper || strings.IndexFunc(l, func(r rune) bool { return 'A' <= r && r <= 'Z' }) >= 0
+	}
+	if !upper {
+		return lines
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.ToLower(l)
+	}
+	return out
 }
 
 var (

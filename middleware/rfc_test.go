@@ -414,6 +414,9 @@ func TestTargetedCacheControl(t *testing.T) {
 		{"a configured field name", middleware.CacheConfig{TargetedCacheControl: []string{"Aside-Cache-Control"}}, []string{"Cache-Control", "no-store", "Aside-Cache-Control", "max-age=60"}, true},
 		{"Surrogate-Control targeted at this cache", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "no-store", "Surrogate-Control", "max-age=60;aside"}, true},
 		{"Surrogate-Control targeted at another device", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "no-store", "Surrogate-Control", "max-age=60;other"}, false},
+		{"Surrogate-Control names are case-insensitive", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "no-store", "Surrogate-Control", "MaX-aGe=60"}, true},
+		{"Surrogate-Control NO-STORE", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "max-age=60", "Surrogate-Control", "No-Store"}, false},
+		{"CDN-Cache-Control keys stay strict (RFC 9213: structured fields)", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "no-store", "CDN-Cache-Control", "Max-Age=60"}, false},
 		{"Surrogate-Control no-store", middleware.CacheConfig{ReverseProxy: true}, []string{"Cache-Control", "max-age=60", "Surrogate-Control", "no-store"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

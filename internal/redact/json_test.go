@@ -104,6 +104,13 @@ func TestJSONDoesNotAllocateWhenClean(t *testing.T) {
 			panic("changed")
 		}
 	})
+	if raceEnabled {
+		// json.Valid takes its scanner from encoding/json's sync.Pool, which
+		// the race detector makes drop a share of what it is given: the
+		// scanner is then rebuilt (CI under -race saw 1 allocation per call).
+		require.LessOrEqual(t, allocs, 1.0)
+		return
+	}
 	require.Zero(t, allocs)
 }
 

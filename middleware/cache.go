@@ -573,15 +573,24 @@ func (k *call) load(ctx context.Context) ([]byte, error) {
 		return r.val, r.err
 	case phaseFinished:
 		// A second load for the same request (Remember's refresh ended
-		// before the revalidation's own load began): it answers with what
-		// the first produced, so that a failure stays an origin failure
-		// (stale-if-error may answer it).
+		// before the revalidation's own load began). A failure answers with
+		// the first one's error, so that it stays an origin failure
+		// (stale-if-error may answer it). A success is not stored again:
+		// the first load stored it with its own freshness (LoadTTL) and
+		// with the tags the handler named, stamped before it ran; a second
+		// store would give it the route's TTL (a no-cache response fresh
+		// for an hour) and stamp those tags now, after invalidations the
+		// response may predate. The request is answered from the first
+		// run's result (finish), and Remember puts back what it replaced.
 		res := k.res
 		k.mu.Unlock()
-		if res == nil || (res.err == nil && (res.val == nil || !res.store)) {
+		switch {
+		case res == nil:
 			return nil, errGone
+		case res.err != nil:
+			return res.val, res.err
 		}
-		return res.val, res.err
+		return nil, errAnswered
 	default:
 		k.mu.Unlock()
 		return nil, errGone

@@ -29,6 +29,10 @@ func (e *abortError) Is(target error) bool { return target == context.Canceled }
 var (
 	errStreamed = &abortError{"the response was streamed"}
 	errGone     = &abortError{"the request that would run the handler has returned"}
+	// errAnswered: the request's handler already ran in an earlier load
+	// (Remember's refresh) that stored its response; a second load of the
+	// same request must not store it again (see call.load).
+	errAnswered = &abortError{"the request was answered by an earlier load"}
 )
 
 // originError is a load that failed at the origin (an error, or a 500, 502,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aside-go/aside"
 	"github.com/aside-go/aside/middleware"
+	"github.com/aside-go/aside/provider/memory"
 )
 
 // Tests of the HTTP caching rules, one per rule, each naming the RFC
@@ -275,6 +276,61 @@ func TestStaleResponsesAreRevalidatedAndA304RefreshesThem(t *testing.T) {
 	// The client's own validator is answered by the cache from the
 	// refreshed response.
 	require.Equal(t, http.StatusNotModified, a.get("/r", "If-None-Match", `"v1"`).Code)
+}
+
+// slowEntryReads is a store whose reads of the entry key wait, while armed,
+// so that a revalidation's own read comes after the background refresh
+// that Remember started for the same request has stored its result.
+type slowEntryReads struct {
+	sharedMemory
+	armed atomic.Bool
+}
+
+func (p *slowEntryReads) wait(keys ...string) {
+	if !p.armed.Load() {
+		return
+	}
+	for _, k := range keys {
+		if strings.HasSuffix(k, "example.com/n") {
+			time.Sleep(150 * time.Millisecond)
+			return
+		}
+	}
+}
+
+func (p *slowEntryReads) Get(ctx context.Context, key string) ([]byte, error) {
+	p.wait(key)
+	return p.sharedMemory.Get(ctx, key)
+}
+
+func (p *slowEntryReads) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	p.wait(keys...)
+	return p.sharedMemory.GetMulti(ctx, keys)
+}
+
+// A revalidation whose read comes after the refresh Remember started for
+// the same request stored the revalidated response must not store it again:
+// that second store gave a no-cache response the route's TTL, and the next
+// request got it without revalidation (seen under load as "body v2").
+func TestARevalidationAfterItsOwnRefreshDoesNotStoreAgain(t *testing.T) {
+	m, err := memory.New(memory.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	p := &slowEntryReads{sharedMemory: sharedMemory{m}}
+	o := &validatingOrigin{cc: "no-cache", notModCC: "no-cache", etag: `"n"`, lastMod: httpDate(-time.Hour), stale304X: "304"}
+	a := proxyApp(t, middleware.CacheConfig{Cache: newCache(t, aside.Options{Provider: p})})
+	a.route("/n", o.handler)
+	require.Equal(t, "body v1", a.get("/n").Body.String())
+	p.armed.Store(true)
+	require.Equal(t, "body v1", a.get("/n").Body.String())
+	p.armed.Store(false)
+	for range 2 {
+		rec := a.get("/n")
+		require.Equal(t, "body v1", rec.Body.String())
+		require.Contains(t, cacheStatus(rec), "fwd=stale", "a no-cache response is revalidated on every use")
+	}
+	inm, _ := o.asked()
+	require.Equal(t, []string{"", `"n"`, `"n"`, `"n"`}, inm)
 }
 
 // RFC 9111 sections 5.2.2.4 and 5.2.2.2: a no-cache response is stored and

@@ -30,7 +30,8 @@ type flight struct {
 
 	// Written by the leader before done is closed.
 	payload  []byte
-	value    any // the loaded value after redaction, what payload encodes
+	value    any    // the loaded value after redaction, what payload encodes
+	stored   []byte // the entry the leader stored, when its swap succeeded
 	err      error
 	panicked *PanicError
 	// changedDuringLoad is set when a tag named during the load was

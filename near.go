@@ -66,8 +66,9 @@ const (
 // The tier serves and fills Get, Remember (the HTTP middleware's reads
 // included), GetMany and RememberMany: a batch asks the store only for the
 // keys the tier does not hold, and fills the tier with the fresh entries it
-// read. What a loader returns and what Set stores fill it on their next
-// read, not at once.
+// read. What Remember loads and stores fills the tier of the process that
+// loaded it at once; what RememberMany loads and what Set stores, on their
+// next read.
 //
 // Over the in-process memory provider Near is refused: that store already
 // answers from this process's memory, and a second copy would only double

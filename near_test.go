@@ -21,7 +21,16 @@ type sharedStore struct {
 	*memory.Provider
 	reads     atomic.Int64
 	afterRead atomic.Pointer[func(key string)]
+	afterSwap atomic.Pointer[func(key string)] // after each swap that succeeded
 	failSet   atomic.Bool
+}
+
+func (s *sharedStore) CompareAndSwap(ctx context.Context, key string, old, v []byte, ttl time.Duration) (bool, error) {
+	ok, err := s.Provider.CompareAndSwap(ctx, key, old, v, ttl)
+	if h := s.afterSwap.Load(); ok && h != nil {
+		(*h)(key)
+	}
+	return ok, err
 }
 
 func newSharedStore(t testing.TB) *sharedStore {
@@ -105,9 +114,7 @@ func TestNearHitCostsNoRoundTrip(t *testing.T) {
 	c := f.caches[0]
 	db := &database{}
 	db.v.Store(7)
-	_, err := aside.Remember(ctx, c, "k", db.load) // miss: loads and stores
-	require.NoError(t, err)
-	_, err = aside.Remember(ctx, c, "k", db.load) // store hit: fills the tier
+	_, err := aside.Remember(ctx, c, "k", db.load) // miss: loads, stores and fills the tier
 	require.NoError(t, err)
 	before := f.store.reads.Load()
 	for range 10 {
@@ -395,7 +402,7 @@ func TestNearModes(t *testing.T) {
 		b, err := aside.Remember(ctx, c, "d", load)
 		require.NoError(t, err)
 		require.Equal(t, "x", b.Tags[0])
-		require.EqualValues(t, 2, c.Stats().Near.Hits)
+		require.EqualValues(t, 3, c.Stats().Near.Hits, "the load filled the tier: every later call is a near hit")
 	})
 	t.Run("shared mode hands out the one decoded value", func(t *testing.T) {
 		f := newFleet(t, 1, aside.Near{MaxBytes: 1 << 20, Mode: aside.NearShared})
@@ -588,4 +595,66 @@ func TestNearBatchFillRacingAnInvalidationIsRefused(t *testing.T) {
 	require.Equal(t, map[string]int64{"a": 2, "b": 2}, got, "a fill older than an applied invalidation was kept")
 	require.EqualValues(t, 2, r.Stats().Near.Rejected)
 	require.Zero(t, r.Stats().Near.Hits)
+}
+
+// TestNearLoadFill: what a Remember loads and stores fills its near tier
+// (the next call costs no round trip), unless an invalidation was applied
+// between its read and the fill, or nothing was stored.
+func TestNearLoadFill(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a stored load fills the tier", func(t *testing.T) {
+		f := newFleet(t, 1, nearOn)
+		c := f.caches[0]
+		db := &database{}
+		db.v.Store(1)
+		_, err := aside.Remember(ctx, c, "k", db.load)
+		require.NoError(t, err)
+		before := f.store.reads.Load()
+		v, err := aside.Remember(ctx, c, "k", db.load)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, v)
+		require.Equal(t, before, f.store.reads.Load(), "the call after the load read the store")
+		require.EqualValues(t, 1, c.Stats().Near.Hits)
+	})
+	t.Run("an invalidation between the store write and the fill refuses it", func(t *testing.T) {
+		f := newFleet(t, 2, nearOn)
+		w, r := f.caches[0], f.caches[1]
+		db := &database{}
+		db.v.Store(1)
+		once := atomic.Bool{}
+		hook := func(string) {
+			if once.CompareAndSwap(false, true) {
+				// The reader stored what it loaded; before it fills its
+				// tier, the writer replaces the value everywhere.
+				db.v.Store(2)
+				require.NoError(t, aside.Set(ctx, w, "k", int64(2)))
+			}
+		}
+		f.store.afterSwap.Store(&hook)
+		v, err := aside.Remember(ctx, r, "k", db.load)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, v, "the load itself was concurrent with the write: the old value is fine")
+		f.store.afterSwap.Store(nil)
+		require.True(t, once.Load())
+		v, err = aside.Remember(ctx, r, "k", db.load)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, v, "a load fill older than an applied invalidation was kept")
+		require.EqualValues(t, 1, r.Stats().Near.Rejected)
+	})
+	t.Run("a load that is not stored does not fill", func(t *testing.T) {
+		f := newFleet(t, 1, nearOn)
+		c := f.caches[0]
+		var loads atomic.Int64
+		load := func(ctx context.Context) (int64, error) {
+			loads.Add(1)
+			return 7, aside.DontStore(ctx)
+		}
+		for range 2 {
+			v, err := aside.Remember(ctx, c, "k", load)
+			require.NoError(t, err)
+			require.EqualValues(t, 7, v)
+		}
+		require.EqualValues(t, 2, loads.Load(), "an unstored value was served from the tier")
+		require.Zero(t, c.Stats().Near.Hits)
+	})
 }

@@ -177,7 +177,7 @@ func remember[T any](ctx context.Context, c *Cache, key, skey string, loader fun
 		return v, nil
 	}
 	c.miss(ctx, key)
-	payload, loaded, err := c.load(ctx, key, skey, &obs, o, produce(loader))
+	payload, loaded, stored, err := c.load(ctx, key, skey, &obs, o, produce(loader))
 	if err != nil {
 		if o.sie > 0 && !isCtxErr(err) && obs.servableOnError(o.sie) {
 			if derr := c.unmarshal(ctx, obs.env.payload, &v, o.budget); derr == nil {
@@ -200,6 +200,13 @@ func remember[T any](ctx context.Context, c *Cache, key, skey string, loader fun
 		c.corrupt(ctx, skey, err)
 		return lv, nil
 	}
+	if c.near != nil && stored != nil {
+		// What this call loaded and stored, under the ticket it took before
+		// its read: an invalidation applied since refuses the fill.
+		if env, err := parseEnvelope(stored); err == nil {
+			nearFill(c, tk, skey, env, v)
+		}
+	}
 	return v, nil
 }
 
@@ -217,8 +224,10 @@ func produce[T any](loader func(context.Context) (T, error)) producer {
 }
 
 // load waits for a flight of skey that obs may take, starting one if needed,
-// and returns the encoded value.
-func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer) ([]byte, any, error) {
+// and returns the encoded value, and, when this call led the flight and it
+// stored its result, the entry it stored (nil otherwise: a joined flight
+// may have begun before this call's ticket for the near tier).
+func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o callOptions, p producer) ([]byte, any, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		f, leader := c.flights.join(skey, obs, attempt > 0, func(f *flight) {
 			lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -229,14 +238,17 @@ func (c *Cache) load(ctx context.Context, key, skey string, obs *observation, o 
 		case <-f.done:
 		case <-ctx.Done():
 			c.flights.leave(skey, f)
-			return nil, nil, ctx.Err()
+			return nil, nil, nil, ctx.Err()
 		}
 		c.flights.done(f)
 		if f.panicked != nil {
 			panic(f.panicked)
 		}
-		if leader || (f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart)) && f.err != errNotReturned) {
-			return f.payload, f.value, f.err
+		if leader {
+			return f.payload, f.value, f.stored, f.err
+		}
+		if f.setup != nil && f.setup.acceptable(obs) && !(f.changedDuringLoad && obs.start.After(f.setup.loadStart)) && f.err != errNotReturned {
+			return f.payload, f.value, nil, f.err
 		}
 	}
 }
@@ -400,6 +412,7 @@ func (c *Cache) fill(ctx context.Context, key, skey string, obs *observation, o 
 		}
 	default:
 		c.wrote(ctx, key, ttl+o.grace(), raw, len(payload), len(entry))
+		f.stored = entry
 	}
 	return payload, nil
 }

@@ -23,32 +23,12 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkNearHit -benchmem .
 func BenchmarkNearHit(b *testing.B) {
-	if _, err := redistest.Binary(); err != nil {
-		redistest.Unavailable(b, err.Error())
-	}
-	srv, err := redistest.StartServer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Close() })
+	addr := benchRedis(b)
 	ctx := context.Background()
 	load := func(context.Context) (User, error) { return ada, nil }
 	newAside := func(b *testing.B, near aside.Near) *aside.Cache {
-		client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-		p, err := redis.New(client, redis.Options{CloseClient: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := aside.New(aside.Options{Provider: p, Namespace: "nearbench", Near: near})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = c.Close() })
-		deadline := time.Now().Add(5 * time.Second)
-		for near.MaxBytes > 0 && !c.Stats().Near.Serving && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		for range 2 { // load, then fill the tier from a store hit
+		c := benchNearCache(b, addr, "nearbench", near)
+		for range 2 { // load (which fills the tier), then a hit
 			if _, err := aside.Remember(ctx, c, "user:42", load); err != nil {
 				b.Fatal(err)
 			}
@@ -74,7 +54,7 @@ func BenchmarkNearHit(b *testing.B) {
 		{"aside-near-safe", rememberSide(aside.Near{MaxBytes: 64 << 20})},
 		{"aside-redis-no-near", rememberSide(aside.Near{})},
 		{"go-redis-cache-local", func(b *testing.B) func() {
-			client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+			client := goredis.NewClient(&goredis.Options{Addr: addr})
 			b.Cleanup(func() { _ = client.Close() })
 			rc := rediscache.New(&rediscache.Options{Redis: client, LocalCache: rediscache.NewTinyLFU(1000, time.Minute)})
 			if err := rc.Set(&rediscache.Item{Ctx: ctx, Key: "gorediscache:user:42", Value: ada, TTL: time.Hour}); err != nil {
@@ -128,14 +108,7 @@ func processCPU() time.Duration {
 //
 //	go test -run '^$' -bench BenchmarkNearBatchHit -benchmem .
 func BenchmarkNearBatchHit(b *testing.B) {
-	if _, err := redistest.Binary(); err != nil {
-		redistest.Unavailable(b, err.Error())
-	}
-	srv, err := redistest.StartServer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Close() })
+	addr := benchRedis(b)
 	ctx := context.Background()
 	ids := make([]int, 50)
 	for i := range ids {
@@ -160,21 +133,8 @@ func BenchmarkNearBatchHit(b *testing.B) {
 		{"aside-redis-no-near", aside.Near{}},
 	} {
 		b.Run(side.name, func(b *testing.B) {
-			client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-			p, err := redis.New(client, redis.Options{CloseClient: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, err := aside.New(aside.Options{Provider: p, Namespace: "nearbatch-" + side.name, Near: side.near})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = c.Close() })
-			deadline := time.Now().Add(5 * time.Second)
-			for side.near.MaxBytes > 0 && !c.Stats().Near.Serving && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
-			for range 2 { // load, then fill the tier from store hits
+			c := benchNearCache(b, addr, "nearbatch-"+side.name, side.near)
+			for range 2 { // load, then read (which fills the tier)
 				if _, err := aside.RememberMany(ctx, c, ids, keyOf, load); err != nil {
 					b.Fatal(err)
 				}
@@ -190,4 +150,37 @@ func BenchmarkNearBatchHit(b *testing.B) {
 			b.ReportMetric(float64(s.Near.Hits)/float64(max(s.BatchHits, 1)), "near-share")
 		})
 	}
+}
+
+// benchRedis starts a redis-server of the benchmark's own and returns its
+// address.
+func benchRedis(b *testing.B) string {
+	if _, err := redistest.Binary(); err != nil {
+		redistest.Unavailable(b, err.Error())
+	}
+	srv, err := redistest.StartServer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Close() })
+	return srv.Addr()
+}
+
+// benchNearCache is a Cache over the redis-server at addr with near, once
+// its tier serves (if it has one).
+func benchNearCache(b *testing.B, addr, namespace string, near aside.Near) *aside.Cache {
+	p, err := redis.New(goredis.NewClient(&goredis.Options{Addr: addr}), redis.Options{CloseClient: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := aside.New(aside.Options{Provider: p, Namespace: namespace, Near: near})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	deadline := time.Now().Add(5 * time.Second)
+	for near.MaxBytes > 0 && !c.Stats().Near.Serving && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c
 }

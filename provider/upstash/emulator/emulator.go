@@ -201,7 +201,19 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	fs := e.faults.Load()
 	p := fs.draw()
+	var (
+		body   []byte
+		tooBig bool
+		err    error
+		read   bool
+	)
 	if p.delay > 0 {
+		// The body is read before the wait: net/http notices a client that
+		// closes its connection (and cancels r.Context) only once the body
+		// has been read, so a client that leaves during the latency is not
+		// served.
+		body, tooBig, err = e.readBody(r)
+		read = true
 		e.stats.delayed.Add(1)
 		t := time.NewTimer(p.delay)
 		select {
@@ -217,7 +229,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, tooBig, err := e.readBody(r)
+	if !read {
+		body, tooBig, err = e.readBody(r)
+	}
 	e.stats.requestBytes.Add(int64(len(body)))
 	if err != nil {
 		return // the client went away mid-body: nobody to answer

@@ -262,6 +262,10 @@ func RememberMany[K comparable, T any](ctx context.Context, c *Cache, ids []K, k
 		first[s.idx] = ids[s.first]
 	}
 	vals := make([]T, len(slots))
+	var undecoded []bool // keys answered with the loaded value itself: never filled into the near tier
+	if c.near != nil {
+		undecoded = make([]bool, len(slots))
+	}
 	decode := func(s *slot, payload []byte, loaded any) error {
 		var zero T
 		vals[s.idx] = zero
@@ -271,6 +275,9 @@ func RememberMany[K comparable, T any](ctx context.Context, c *Cache, ids []K, k
 			// value itself, and the entry goes.
 			vals[s.idx] = lv
 			c.corrupt(ctx, s.skey, err)
+			if undecoded != nil {
+				undecoded[s.idx] = true
+			}
 			return nil
 		}
 		return err
@@ -293,11 +300,15 @@ func RememberMany[K comparable, T any](ctx context.Context, c *Cache, ids []K, k
 		return out, nil
 	}
 	rest := slots
-	var fresh func(*slot)
+	var fresh func(*slot, envelope)
 	if c.near != nil {
 		var tk nearTicket
 		rest, tk = nearMany(ctx, c, slots, o.budget, func(s *slot, v T) { vals[s.idx], s.found = v, true })
-		fresh = func(s *slot) { nearFill(c, tk, s.skey, s.obs.env, vals[s.idx]) }
+		fresh = func(s *slot, env envelope) {
+			if !undecoded[s.idx] {
+				nearFill(c, tk, s.skey, env, vals[s.idx])
+			}
+		}
 	}
 	if len(rest) > 0 {
 		if err := c.rememberMany(ctx, rest, o, loader, decode, fresh); err != nil {
@@ -334,9 +345,9 @@ func nearMany[T any](ctx context.Context, c *Cache, slots []*slot, b *FailureBud
 
 // rememberMany reads every slot, decodes the hits, starts a refresh of the
 // stale ones and loads the misses. fresh, when not nil, is called with
-// each slot whose fresh entry was read from the store and decoded (the
-// near tier's fill).
-func (c *Cache) rememberMany(ctx context.Context, slots []*slot, o callOptions, load loadFunc, decode func(s *slot, payload []byte, loaded any) error, fresh func(*slot)) error {
+// each slot whose fresh entry was read from the store, or loaded and
+// stored by this call, and decoded, with that entry (the near tier's fill).
+func (c *Cache) rememberMany(ctx context.Context, slots []*slot, o callOptions, load loadFunc, decode func(s *slot, payload []byte, loaded any) error, fresh func(*slot, envelope)) error {
 	if err := c.readMany(ctx, slots, &o, o.swr, true); err != nil {
 		var skeys []string
 		var leases [][]byte
@@ -363,7 +374,7 @@ func (c *Cache) rememberMany(ctx context.Context, slots []*slot, o callOptions, 
 			if s.obs.state == stStale {
 				stale = append(stale, s)
 			} else if fresh != nil {
-				fresh(s)
+				fresh(s, s.obs.env)
 			}
 			continue
 		case stAbsent:
@@ -379,5 +390,5 @@ func (c *Cache) rememberMany(ctx context.Context, slots []*slot, o callOptions, 
 	if len(misses) == 0 {
 		return nil
 	}
-	return c.loadMany(ctx, misses, o, load, decode)
+	return c.loadMany(ctx, misses, o, load, decode, fresh)
 }

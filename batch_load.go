@@ -357,7 +357,10 @@ func (bl *batchLoad) drop() {
 // keys this call leads are loaded with one loader call. A key whose joined
 // flight turns out not to be acceptable (it may predate an invalidation the
 // caller saw) is loaded again with a second call, for those keys only.
-func (c *Cache) loadMany(ctx context.Context, misses []*slot, o callOptions, load loadFunc, decode func(s *slot, payload []byte, loaded any) error) error {
+//
+// fresh, when not nil, is called with each key this call's own flight
+// loaded and stored, and the entry it stored (the near tier's fill).
+func (c *Cache) loadMany(ctx context.Context, misses []*slot, o callOptions, load loadFunc, decode func(s *slot, payload []byte, loaded any) error, fresh func(*slot, envelope)) error {
 	var firstErr error
 	pending := misses
 	for attempt := 0; len(pending) > 0; attempt++ {
@@ -427,8 +430,13 @@ func (c *Cache) loadMany(ctx context.Context, misses []*slot, o callOptions, loa
 			default:
 				if err := decode(s, f.payload, f.value); err != nil {
 					s.err = fmt.Errorf("aside: remember %q: the codec cannot decode what it encoded: %w", s.key, err)
-				} else {
-					s.found = true
+					break
+				}
+				s.found = true
+				if fresh != nil && s.leader && f.stored != nil {
+					if env, err := parseEnvelope(f.stored); err == nil {
+						fresh(s, env)
+					}
 				}
 			}
 			if s.err != nil && firstErr == nil {
@@ -811,6 +819,7 @@ func (c *Cache) fillMany(bl *batchLoad) {
 			}
 		case results[w.i] != nil:
 			c.wrote(ctx, s.key, w.life, results[w.i].raw, len(results[w.i].payload), len(w.entry))
+			s.f.stored = w.entry
 		default:
 			c.wrote(ctx, s.key, w.life, 0, 0, len(w.entry))
 		}

@@ -66,8 +66,8 @@ const (
 // The tier serves and fills Get, Remember (the HTTP middleware's reads
 // included), GetMany and RememberMany: a batch asks the store only for the
 // keys the tier does not hold, and fills the tier with the fresh entries it
-// read. What Remember loads and stores fills the tier of the process that
-// loaded it at once; what RememberMany loads and what Set stores, on their
+// read. What Remember and RememberMany load and store fills the tier of
+// the process that loaded it at once; what Set and SetMany store, on its
 // next read.
 //
 // Over the in-process memory provider Near is refused: that store already

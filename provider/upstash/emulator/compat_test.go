@@ -22,10 +22,10 @@ const nodeDir = "testdata/node"
 // strings, keys and bits, hashes, sets, sorted sets, lists, streams
 // (consumer groups included), geo, HyperLogLog, functions, pub/sub
 // (subscribe and psubscribe streams), scripts (allow-key-locking included),
-// SCAN, pipelines, transactions, auto-pipelining, binary-ish values, errors
-// (commands Upstash's REST API does not serve refused in its words), the
-// read-only token, sync tokens and injected faults. See
-// testdata/node/compat.test.mjs.
+// SCAN (with Upstash's WITHTYPE), pipelines, transactions, auto-pipelining,
+// binary-ish values, errors (commands Upstash's REST API does not serve
+// refused in its words), the read-only token, sync tokens and injected
+// faults. See testdata/node/compat.test.mjs.
 func TestOfficialClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {

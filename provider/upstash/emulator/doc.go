@@ -96,6 +96,14 @@
 // costs its next EVALSHA one NOSCRIPT, after which the client's EVAL brings
 // it back. Scripts without the flag reach Redis untouched.
 //
+// # SCAN WITHTYPE
+//
+// Upstash's SCAN takes an option Redis lacks, WITHTYPE (the official
+// client's scan(cursor, {withType: true})): the reply's key list holds each
+// key followed by its type. The emulator runs such a SCAN, with its other
+// options, as one script that scans and asks each key's TYPE: one billed
+// command, alone, in a pipeline or in a transaction.
+//
 // # Billing counters and faults
 //
 // [Emulator.Stats] (and `GET /_emulator/stats` with the standard token)

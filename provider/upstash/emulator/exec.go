@@ -64,8 +64,51 @@ func (e *Emulator) prepare(ctx context.Context, args []string, acc access) (call
 		if len(args) > 1 {
 			e.prepareScript(&c, args)
 		}
+	case "scan":
+		prepareScanWithType(&c, args)
 	}
 	return c, nil, nil
+}
+
+// scanWithType runs SCAN with the arguments it is given and answers its
+// reply with each key followed by its type.
+const scanWithType = `local r = redis.call('SCAN', unpack(ARGV))
+local out = {}
+for _, k in ipairs(r[2]) do
+  out[#out + 1] = k
+  out[#out + 1] = redis.call('TYPE', k)['ok']
+end
+return {r[1], out}`
+
+// prepareScanWithType translates Upstash's SCAN option WITHTYPE, which
+// Redis does not have (the official client's scan(cursor, {withType: true})
+// sends it): the reply's key list holds each key followed by its type. It
+// runs as one script, so it is one command wherever it is sent (alone, in a
+// pipeline or in a transaction), as Upstash bills it.
+func prepareScanWithType(c *call, args []string) {
+	if len(args) < 2 {
+		return
+	}
+	rest := make([]any, 0, len(args)+2)
+	rest = append(rest, "eval", scanWithType, "0", args[1])
+	with := false
+	for i := 2; i < len(args); i++ {
+		switch strings.ToLower(args[i]) {
+		case "withtype":
+			with = true
+			continue
+		case "match", "count", "type":
+			if i+1 < len(args) {
+				rest = append(rest, args[i], args[i+1])
+				i++
+				continue
+			}
+		}
+		rest = append(rest, args[i])
+	}
+	if with {
+		c.args = rest
+	}
 }
 
 // prepareScript translates SCRIPT LOAD of a flagged script (Redis loads the

@@ -234,6 +234,26 @@ test("functions", async () => {
   }
 });
 
+test("scan withType (an Upstash option Redis lacks)", async () => {
+  const k = P + "typed:";
+  await plain.set(k + "s", "v");
+  await plain.hset(k + "h", { f: 1 });
+  await plain.zadd(k + "z", { score: 1, member: "m" });
+  const found = [];
+  let cursor = "0";
+  do {
+    const [next, entries] = await plain.scan(cursor, { match: k + "*", count: 1000, withType: true });
+    found.push(...entries);
+    cursor = String(next);
+  } while (cursor !== "0");
+  found.sort((a, b) => a.key.localeCompare(b.key));
+  assert.deepEqual(found, [{ key: k + "h", type: "hash" }, { key: k + "s", type: "string" }, { key: k + "z", type: "zset" }]);
+  const strings = await plain.exec(["SCAN", "0", "MATCH", k + "*", "COUNT", "1000", "TYPE", "string", "WITHTYPE"]);
+  assert.deepEqual(strings[1], [k + "s", "string"], "TYPE and WITHTYPE together");
+  const [[, piped]] = await plain.pipeline().scan(0, { match: k + "s", count: 1000, withType: true }).exec();
+  assert.deepEqual(piped, [{ key: k + "s", type: "string" }]);
+});
+
 test("commands Upstash's REST API does not serve are refused in its words", async () => {
   for (const args of [["BLPOP", P + "q", "1"], ["WATCH", P + "q"], ["MULTI"], ["CLIENT", "SETNAME", "x"], ["SELECT", "1"]]) {
     await assert.rejects(plain.exec(args), /Command is not available: '/, args.join(" "));
